@@ -1,0 +1,1 @@
+//! Standard MIDI file reading (midly) and writing.

@@ -1,0 +1,5 @@
+//! MIDI → Nomad Symbolic Format.
+
+mod format;
+
+pub use format::*;

@@ -1,0 +1,2 @@
+//! The Nomad Muse training pipeline as a library: the `training` binary and
+//! the workspace integration tests both drive it.
