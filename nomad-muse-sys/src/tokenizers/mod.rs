@@ -21,7 +21,8 @@ mod vocab;
 use serde::{Deserialize, Serialize};
 
 pub use drums::{DrumHit, DrumsTokenizer};
-pub use harmony::{ChordEvent, HarmonyTokenizer};
+pub use harmony::{ChordEvent, HarmonyDecoded, HarmonyTokenizer};
+pub use grammar::Grammar;
 pub use melody::{MelodyNote, MelodyTokenizer};
 pub use token::{Token, UnknownToken};
 pub use vocab::*;
