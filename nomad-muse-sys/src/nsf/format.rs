@@ -107,8 +107,16 @@ pub struct ChordInfo {
 
 impl ChordInfo {
     pub fn from_label(label: ChordLabel, confidence: f32) -> Self {
-        let root = if label.is_none() { "N".to_string() } else { pitch_class_name(label.root).to_string() };
-        ChordInfo { root, quality: label.quality, confidence }
+        let root = if label.is_none() {
+            "N".to_string()
+        } else {
+            pitch_class_name(label.root).to_string()
+        };
+        ChordInfo {
+            root,
+            quality: label.quality,
+            confidence,
+        }
     }
 
     pub fn label(&self) -> ChordLabel {
@@ -128,7 +136,11 @@ pub struct KeyInfo {
 
 impl KeyInfo {
     pub fn from_key(key: Key, confidence: f32) -> Self {
-        KeyInfo { root: pitch_class_name(key.tonic).to_string(), mode: key.mode, confidence }
+        KeyInfo {
+            root: pitch_class_name(key.tonic).to_string(),
+            mode: key.mode,
+            confidence,
+        }
     }
 
     pub fn key(&self) -> Key {
@@ -179,7 +191,11 @@ impl GlobalInfo {
             (n + past / 16, end + (past / 16) * 16)
         };
         let within = step - start;
-        GridPosition { bar, beat: within / STEPS_PER_BEAT, substep: within % STEPS_PER_BEAT }
+        GridPosition {
+            bar,
+            beat: within / STEPS_PER_BEAT,
+            substep: within % STEPS_PER_BEAT,
+        }
     }
 
     /// Absolute step where bar `bar` starts.
@@ -237,12 +253,54 @@ mod tests {
     fn positions_follow_bar_lines() {
         // 4/4, then a 3/4 bar, then 4/4.
         let g = global(vec![0, 16, 28, 44]);
-        assert_eq!(g.position_of(0), GridPosition { bar: 0, beat: 0, substep: 0 });
-        assert_eq!(g.position_of(17), GridPosition { bar: 1, beat: 0, substep: 1 });
-        assert_eq!(g.position_of(27), GridPosition { bar: 1, beat: 2, substep: 3 });
-        assert_eq!(g.position_of(28), GridPosition { bar: 2, beat: 0, substep: 0 });
-        assert_eq!(g.position_of(44), GridPosition { bar: 3, beat: 0, substep: 0 });
-        assert_eq!(g.position_of(61), GridPosition { bar: 4, beat: 0, substep: 1 });
+        assert_eq!(
+            g.position_of(0),
+            GridPosition {
+                bar: 0,
+                beat: 0,
+                substep: 0
+            }
+        );
+        assert_eq!(
+            g.position_of(17),
+            GridPosition {
+                bar: 1,
+                beat: 0,
+                substep: 1
+            }
+        );
+        assert_eq!(
+            g.position_of(27),
+            GridPosition {
+                bar: 1,
+                beat: 2,
+                substep: 3
+            }
+        );
+        assert_eq!(
+            g.position_of(28),
+            GridPosition {
+                bar: 2,
+                beat: 0,
+                substep: 0
+            }
+        );
+        assert_eq!(
+            g.position_of(44),
+            GridPosition {
+                bar: 3,
+                beat: 0,
+                substep: 0
+            }
+        );
+        assert_eq!(
+            g.position_of(61),
+            GridPosition {
+                bar: 4,
+                beat: 0,
+                substep: 1
+            }
+        );
         assert_eq!(g.bar_start_step(4), 60);
         assert_eq!(g.bar_length(1), 12);
     }

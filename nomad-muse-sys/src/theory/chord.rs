@@ -105,10 +105,16 @@ pub struct ChordLabel {
 }
 
 impl ChordLabel {
-    pub const NONE: ChordLabel = ChordLabel { root: 0, quality: ChordQuality::NoChord };
+    pub const NONE: ChordLabel = ChordLabel {
+        root: 0,
+        quality: ChordQuality::NoChord,
+    };
 
     pub fn new(root: u8, quality: ChordQuality) -> Self {
-        ChordLabel { root: root % 12, quality }
+        ChordLabel {
+            root: root % 12,
+            quality,
+        }
     }
 
     pub fn is_none(&self) -> bool {
@@ -117,12 +123,19 @@ impl ChordLabel {
 
     /// Pitch classes sounding in this chord.
     pub fn pitch_classes(&self) -> Vec<u8> {
-        self.quality.intervals().iter().map(|i| (self.root + i) % 12).collect()
+        self.quality
+            .intervals()
+            .iter()
+            .map(|i| (self.root + i) % 12)
+            .collect()
     }
 
     /// Whether pitch class `pc` is a chord tone.
     pub fn contains_pitch_class(&self, pc: u8) -> bool {
-        self.quality.intervals().iter().any(|i| (self.root + i) % 12 == pc % 12)
+        self.quality
+            .intervals()
+            .iter()
+            .any(|i| (self.root + i) % 12 == pc % 12)
     }
 
     /// "C_maj", "F#_min7", or "N".
@@ -163,7 +176,10 @@ impl ChordLabel {
         if i >= Self::DENSE_COUNT {
             return None;
         }
-        Some(ChordLabel::new((i / 11) as u8, ChordQuality::SOUNDING[(i % 11) as usize]))
+        Some(ChordLabel::new(
+            (i / 11) as u8,
+            ChordQuality::SOUNDING[(i % 11) as usize],
+        ))
     }
 
     /// 12 roots × 11 qualities + "N".

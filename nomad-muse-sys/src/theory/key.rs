@@ -30,7 +30,10 @@ const MINOR_SCALE: [u8; 7] = [0, 2, 3, 5, 7, 8, 10];
 
 impl Key {
     pub fn new(tonic: u8, mode: Mode) -> Self {
-        Key { tonic: tonic % 12, mode }
+        Key {
+            tonic: tonic % 12,
+            mode,
+        }
     }
 
     /// "C_major", "A_minor".
@@ -82,7 +85,11 @@ impl Key {
         if chord.is_none() {
             return true;
         }
-        if chord.pitch_classes().iter().all(|pc| self.contains_pitch_class(*pc)) {
+        if chord
+            .pitch_classes()
+            .iter()
+            .all(|pc| self.contains_pitch_class(*pc))
+        {
             return true;
         }
         if self.mode == Mode::Minor {
@@ -136,7 +143,10 @@ mod tests {
     fn diatonic_chords_of_c_major() {
         let c = Key::new(0, Mode::Major);
         let names: Vec<String> = (0..7).map(|d| c.diatonic_triad(d).token_name()).collect();
-        assert_eq!(names, ["C_maj", "D_min", "E_min", "F_maj", "G_maj", "A_min", "B_dim"]);
+        assert_eq!(
+            names,
+            ["C_maj", "D_min", "E_min", "F_maj", "G_maj", "A_min", "B_dim"]
+        );
         assert_eq!(c.diatonic_seventh(4).token_name(), "G_dom7");
         assert_eq!(c.diatonic_seventh(6).token_name(), "B_hdim7");
         assert!(c.is_diatonic(&ChordLabel::new(7, ChordQuality::Dom7)));

@@ -145,7 +145,11 @@ impl Vocabulary {
                 return Err(VocabularyError::Duplicate(t.to_string()));
             }
         }
-        Ok(Vocabulary { expert, tokens, ids })
+        Ok(Vocabulary {
+            expert,
+            tokens,
+            ids,
+        })
     }
 
     pub fn expert(&self) -> ExpertKind {
@@ -173,7 +177,10 @@ impl Vocabulary {
     }
 
     pub fn to_file(&self) -> VocabularyFile {
-        VocabularyFile { expert: self.expert, tokens: self.tokens.iter().map(|t| t.to_string()).collect() }
+        VocabularyFile {
+            expert: self.expert,
+            tokens: self.tokens.iter().map(|t| t.to_string()).collect(),
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -185,7 +192,11 @@ impl Vocabulary {
     /// would silently produce garbage).
     pub fn from_json(s: &str) -> Result<Self, VocabularyError> {
         let file: VocabularyFile = serde_json::from_str(s)?;
-        let tokens = file.tokens.iter().map(|t| t.parse()).collect::<Result<Vec<Token>, _>>()?;
+        let tokens = file
+            .tokens
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<Vec<Token>, _>>()?;
         let v = Self::from_tokens(file.expert, tokens)?;
         if v.tokens != Vocabulary::for_expert(file.expert).tokens {
             return Err(VocabularyError::Mismatch(file.expert));
@@ -220,7 +231,10 @@ mod tests {
         let mut f = Vocabulary::for_expert(ExpertKind::Drums).to_file();
         f.tokens.swap(5, 6);
         let s = serde_json::to_string(&f).unwrap();
-        assert!(matches!(Vocabulary::from_json(&s), Err(VocabularyError::Mismatch(_))));
+        assert!(matches!(
+            Vocabulary::from_json(&s),
+            Err(VocabularyError::Mismatch(_))
+        ));
     }
 
     #[test]
