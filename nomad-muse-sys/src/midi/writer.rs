@@ -1,0 +1,94 @@
+//! Writes songs as SMF type 1 (a conductor track plus one track per part).
+
+use midly::num::{u15, u24, u28, u4, u7};
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+
+use super::MidiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MidiNote {
+    pub tick: u64,
+    pub duration: u64,
+    pub pitch: u8,
+    pub velocity: u8,
+    pub channel: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiTrackSpec {
+    pub name: String,
+    pub channel: u8,
+    pub program: Option<u8>,
+    pub notes: Vec<MidiNote>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiSongSpec {
+    pub ppq: u16,
+    /// `(tick, bpm)`.
+    pub tempo_changes: Vec<(u64, f64)>,
+    /// `(tick, numerator, denominator)`.
+    pub time_signatures: Vec<(u64, u8, u8)>,
+    pub tracks: Vec<MidiTrackSpec>,
+}
+
+fn to_track(mut timed: Vec<(u64, u8, TrackEventKind<'_>)>) -> Result<Vec<TrackEvent<'_>>, MidiError> {
+    // Order by time, then note-offs (0) before metas/program (1) before note-ons (2).
+    timed.sort_by_key(|(t, order, _)| (*t, *order));
+    let mut now = 0u64;
+    let mut out = Vec::with_capacity(timed.len() + 1);
+    for (t, _, kind) in timed {
+        let delta = t - now;
+        if delta > u28::max_value().as_int() as u64 {
+            return Err(MidiError::Write(format!("event at tick {t} is too far from the previous one")));
+        }
+        out.push(TrackEvent { delta: u28::new(delta as u32), kind });
+        now = t;
+    }
+    out.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    Ok(out)
+}
+
+/// Serialises `song`; note pitches/velocities/channels are clamped to MIDI ranges.
+pub fn write_smf(song: &MidiSongSpec) -> Result<Vec<u8>, MidiError> {
+    if song.ppq == 0 || song.ppq > 0x7fff {
+        return Err(MidiError::Write(format!("ppq {} out of range 1..=32767", song.ppq)));
+    }
+    let mut conductor = Vec::new();
+    for (tick, bpm) in &song.tempo_changes {
+        if !(bpm.is_finite() && *bpm > 3.6) {
+            return Err(MidiError::Write(format!("tempo {bpm} bpm out of range")));
+        }
+        let us = (60e6 / bpm).round().min(u24::max_value().as_int() as f64) as u32;
+        conductor.push((*tick, 1, TrackEventKind::Meta(MetaMessage::Tempo(u24::new(us)))));
+    }
+    for (tick, num, den) in &song.time_signatures {
+        if *num == 0 || !den.is_power_of_two() {
+            return Err(MidiError::Write(format!("time signature {num}/{den} is invalid")));
+        }
+        let pow = den.trailing_zeros() as u8;
+        conductor.push((*tick, 1, TrackEventKind::Meta(MetaMessage::TimeSignature(*num, pow, 24, 8))));
+    }
+    let mut tracks = vec![to_track(conductor)?];
+    for spec in &song.tracks {
+        let channel = u4::new(spec.channel.min(15));
+        let mut events = vec![(0u64, 1u8, TrackEventKind::Meta(MetaMessage::TrackName(spec.name.as_bytes())))];
+        if let Some(p) = spec.program {
+            let message = MidiMessage::ProgramChange { program: u7::new(p.min(127)) };
+            events.push((0, 1, TrackEventKind::Midi { channel, message }));
+        }
+        for n in &spec.notes {
+            let ch = u4::new(n.channel.min(15));
+            let key = u7::new(n.pitch.min(127));
+            let vel = u7::new(n.velocity.clamp(1, 127));
+            events.push((n.tick, 2, TrackEventKind::Midi { channel: ch, message: MidiMessage::NoteOn { key, vel } }));
+            let off = MidiMessage::NoteOff { key, vel: u7::new(0) };
+            events.push((n.tick + n.duration.max(1), 0, TrackEventKind::Midi { channel: ch, message: off }));
+        }
+        tracks.push(to_track(events)?);
+    }
+    let smf = Smf { header: Header::new(Format::Parallel, Timing::Metrical(u15::new(song.ppq))), tracks };
+    let mut bytes = Vec::new();
+    smf.write_std(&mut bytes).map_err(|e| MidiError::Write(e.to_string()))?;
+    Ok(bytes)
+}
