@@ -1,5 +1,10 @@
 //! MIDI → Nomad Symbolic Format.
 
+pub mod chords;
+pub mod classify;
+mod convert;
 mod format;
+pub mod key;
 
+pub use convert::{midi_to_nsf, NsfError, MAX_BARS};
 pub use format::*;
