@@ -1,2 +1,4 @@
 //! The Nomad Muse training pipeline as a library: the `training` binary and
 //! the workspace integration tests both drive it.
+
+pub mod corpus;

@@ -20,8 +20,11 @@ impl Default for ChordExtractor {
 
 /// Penalty weight of pitch-class mass outside the chord.
 const OUTSIDE_PENALTY: f32 = 1.0;
-/// Penalty per chord tone that does not sound at all.
+/// Penalty per chord tone that does not sound; a tone weaker than
+/// `WEAK_TONE` × the chord tones' mean weight is penalised in proportion, so
+/// a passing melody note does not turn a triad into a seventh chord.
 const MISSING_PENALTY: f32 = 0.3;
+const WEAK_TONE: f32 = 0.75;
 /// Bonus when the lowest note is the chord root (root position is most common).
 const BASS_ROOT_BONUS: f32 = 0.1;
 
@@ -43,7 +46,11 @@ impl ChordExtractor {
                 let label = ChordLabel::new(root, quality);
                 let tones = label.pitch_classes();
                 let inside: f32 = tones.iter().map(|pc| w[*pc as usize]).sum();
-                let missing = tones.iter().filter(|pc| w[**pc as usize] == 0.0).count() as f32;
+                let threshold = WEAK_TONE * inside / tones.len() as f32;
+                let missing: f32 = tones
+                    .iter()
+                    .map(|pc| if threshold > 0.0 { (1.0 - w[*pc as usize] / threshold).max(0.0) } else { 1.0 })
+                    .sum();
                 let mut score = inside - OUTSIDE_PENALTY * (1.0 - inside) - MISSING_PENALTY * missing;
                 if bass_pc == Some(root) {
                     score += BASS_ROOT_BONUS;
@@ -62,10 +69,17 @@ impl ChordExtractor {
 
     /// Chord spans over the whole song, each inside one bar.
     pub fn extract(&self, notes: &[NoteEvent], global: &GlobalInfo) -> Vec<ChordSpan> {
+        let weighted: Vec<(&NoteEvent, f32)> = notes.iter().map(|n| (n, 1.0)).collect();
+        self.extract_weighted(&weighted, global)
+    }
+
+    /// Like [`ChordExtractor::extract`], each note's duration scaled by its
+    /// weight (e.g. melody notes count less: they carry passing tones).
+    pub fn extract_weighted(&self, notes: &[(&NoteEvent, f32)], global: &GlobalInfo) -> Vec<ChordSpan> {
         let window = self.window_beats.max(1) * STEPS_PER_BEAT;
         let mut spans: Vec<ChordSpan> = Vec::new();
-        let mut sorted: Vec<&NoteEvent> = notes.iter().collect();
-        sorted.sort_by_key(|n| n.onset_step);
+        let mut sorted: Vec<(&NoteEvent, f32)> = notes.to_vec();
+        sorted.sort_by_key(|(n, _)| n.onset_step);
         let bar_count = global.bar_count();
         for bar in 0..bar_count {
             let bar_start = global.bar_start_step(bar);
@@ -76,10 +90,10 @@ impl ChordExtractor {
                 let mut weights = [0f32; 12];
                 let mut bass: Option<u8> = None;
                 // Notes are sorted by onset; anything starting at or after `end` is irrelevant.
-                for n in sorted.iter().take_while(|n| n.onset_step < end) {
+                for (n, weight) in sorted.iter().take_while(|(n, _)| n.onset_step < end) {
                     let (s, e) = (n.onset_step.max(start), (n.onset_step + n.duration_steps).min(end));
                     if e > s {
-                        weights[(n.pitch % 12) as usize] += (e - s) as f32;
+                        weights[(n.pitch % 12) as usize] += (e - s) as f32 * weight;
                         bass = Some(bass.map_or(n.pitch, |b: u8| b.min(n.pitch)));
                     }
                 }

@@ -109,12 +109,21 @@ pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
         .collect();
     let pitched: Vec<NoteEvent> =
         tracks.iter().filter(|t| !t.is_drum).flat_map(|t| t.events.iter().cloned()).collect();
+    // Melody lines carry passing tones: they count a third in chord windows.
+    let weighted: Vec<(&NoteEvent, f32)> = tracks
+        .iter()
+        .filter(|t| !t.is_drum)
+        .flat_map(|t| {
+            let w = if t.classification.kind == TrackType::Melody { 0.35 } else { 1.0 };
+            t.events.iter().map(move |e| (e, w))
+        })
+        .collect();
     let step_seconds = |step: u32| tempo.seconds_at(step as u64 * ppq / 4);
-    let mut chords = ChordExtractor::new().extract(&pitched, &global);
+    let mut chords = ChordExtractor::new().extract_weighted(&weighted, &global);
     for c in &mut chords {
         c.time_start = step_seconds(c.step_start);
     }
-    let (key, confidence) = KeyDetector::new().detect(&pitched);
+    let (key, confidence) = KeyDetector::new().detect_with_chords(&pitched, &chords);
     Ok(Nsf {
         global,
         tracks,

@@ -1,8 +1,22 @@
 //! Key detection by correlating the song's pitch-class profile with the
 //! Krumhansl–Kessler major and minor key profiles (Krumhansl 1990).
 
-use super::NoteEvent;
-use crate::theory::{Key, Mode};
+use super::{ChordSpan, NoteEvent};
+use crate::theory::{ChordLabel, ChordQuality, Key, Mode};
+
+/// Correlation bonus for a key whose tonic chord ends the song (cadences
+/// resolve to the tonic), and a smaller one for a tonic chord opening it.
+const FINAL_TONIC_BONUS: f64 = 0.15;
+const OPENING_TONIC_BONUS: f64 = 0.05;
+
+/// Whether `chord` is the tonic chord of `key` (triad or seventh).
+fn is_tonic_chord(key: Key, chord: ChordLabel) -> bool {
+    chord.root == key.tonic
+        && match key.mode {
+            Mode::Major => matches!(chord.quality, ChordQuality::Maj | ChordQuality::Maj7),
+            Mode::Minor => matches!(chord.quality, ChordQuality::Min | ChordQuality::Min7),
+        }
+}
 
 const KK_MAJOR: [f64; 12] = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
 const KK_MINOR: [f64; 12] = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17];
@@ -31,9 +45,9 @@ impl KeyDetector {
         KeyDetector
     }
 
-    /// Duration-weighted pitch-class profile. Notes at the song's lowest
-    /// register and in its first and last bars count double: bass lines and
-    /// cadences carry the tonic.
+    /// Duration-weighted pitch-class profile. Bass-register notes count
+    /// double, notes of the first bar 1.5× and of the last bar 3×: bass lines,
+    /// openings and above all final cadences carry the tonic.
     pub fn profile(&self, notes: &[NoteEvent]) -> [f64; 12] {
         let mut profile = [0.0; 12];
         let last_bar = notes.iter().map(|n| n.bar).max().unwrap_or(0);
@@ -42,8 +56,10 @@ impl KeyDetector {
             if n.pitch < 55 {
                 w *= 2.0;
             }
-            if n.bar == 0 || n.bar == last_bar {
-                w *= 2.0;
+            if n.bar == last_bar {
+                w *= 3.0;
+            } else if n.bar == 0 {
+                w *= 1.5;
             }
             profile[(n.pitch % 12) as usize] += w;
         }
@@ -53,18 +69,33 @@ impl KeyDetector {
     /// The best key and a confidence in [0, 1] from its correlation and its
     /// margin over the runner-up.
     pub fn detect(&self, notes: &[NoteEvent]) -> (Key, f32) {
+        self.detect_with_chords(notes, &[])
+    }
+
+    /// [`KeyDetector::detect`] plus the cadence evidence of the extracted
+    /// chords: a key whose tonic chord closes (or opens) the song is favoured.
+    pub fn detect_with_chords(&self, notes: &[NoteEvent], chords: &[ChordSpan]) -> (Key, f32) {
+        let sounding: Vec<ChordLabel> = chords.iter().map(|c| c.chord.label()).filter(|c| !c.is_none()).collect();
         let profile = self.profile(notes);
         let mut scores: Vec<(f64, Key)> = Vec::with_capacity(24);
         for tonic in 0..12u8 {
             for (mode, template) in [(Mode::Major, &KK_MAJOR), (Mode::Minor, &KK_MINOR)] {
                 let rotated: [f64; 12] = std::array::from_fn(|i| template[(i + 12 - tonic as usize) % 12]);
-                scores.push((pearson(&profile, &rotated), Key::new(tonic, mode)));
+                let key = Key::new(tonic, mode);
+                let mut score = pearson(&profile, &rotated);
+                if sounding.last().is_some_and(|c| is_tonic_chord(key, *c)) {
+                    score += FINAL_TONIC_BONUS;
+                }
+                if sounding.first().is_some_and(|c| is_tonic_chord(key, *c)) {
+                    score += OPENING_TONIC_BONUS;
+                }
+                scores.push((score, key));
             }
         }
         scores.sort_by(|a, b| b.0.total_cmp(&a.0));
         let (best, key) = scores[0];
         let margin = best - scores[1].0;
-        let confidence = (best.max(0.0) * (0.5 + 0.5 * (margin / 0.1).min(1.0))) as f32;
+        let confidence = (best.clamp(0.0, 1.0) * (0.5 + 0.5 * (margin / 0.1).min(1.0))) as f32;
         (key, confidence.clamp(0.0, 1.0))
     }
 }
