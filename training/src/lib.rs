@@ -2,3 +2,4 @@
 //! the workspace integration tests both drive it.
 
 pub mod corpus;
+pub mod prepare;

@@ -46,6 +46,7 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
     if bytes.is_empty() {
         return Err(MidiError::Empty("file has 0 bytes".into()));
     }
+    check_chunks(bytes)?;
     let smf = Smf::parse(bytes).map_err(|e| MidiError::Corrupt(e.to_string()))?;
     let (ppq, tick_scale) = match smf.header.timing {
         Timing::Metrical(t) if t.as_int() > 0 => (t.as_int(), 1.0),
@@ -132,6 +133,43 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
     Ok(MidiSong { ppq, tempo_changes, time_signatures, tracks, end_tick })
 }
 
+/// midly forgives a truncated last track; a file cut short must be reported
+/// instead, so the chunk lengths and the header's track count are checked.
+fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
+    let read_u32 = |at: usize| -> Option<usize> {
+        bytes.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    if bytes.get(0..4) != Some(b"MThd") {
+        return Err(MidiError::Corrupt("missing MThd header".into()));
+    }
+    let header_len = read_u32(4).ok_or_else(|| MidiError::Corrupt("truncated header".into()))?;
+    let declared_tracks = bytes
+        .get(10..12)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .ok_or_else(|| MidiError::Corrupt("truncated header".into()))?;
+    let mut at = 8usize.saturating_add(header_len);
+    let mut tracks = 0usize;
+    while at < bytes.len() {
+        let len = read_u32(at + 4)
+            .ok_or_else(|| MidiError::Corrupt(format!("truncated: chunk header at byte {at} is cut short")))?;
+        let end = at.saturating_add(8).saturating_add(len);
+        if end > bytes.len() {
+            return Err(MidiError::Corrupt(format!(
+                "truncated: chunk at byte {at} declares {len} bytes, only {} remain",
+                bytes.len() - (at + 8).min(bytes.len())
+            )));
+        }
+        if bytes.get(at..at + 4) == Some(b"MTrk") {
+            tracks += 1;
+        }
+        at = end;
+    }
+    if tracks < declared_tracks {
+        return Err(MidiError::Corrupt(format!("truncated: header declares {declared_tracks} tracks, found {tracks}")));
+    }
+    Ok(())
+}
+
 fn push_note(notes: &mut BTreeMap<u8, Vec<RawNote>>, channel: u8, pitch: u8, velocity: u8, start: u64, end: u64) {
     if end > start {
         notes.entry(channel).or_default().push(RawNote { channel, pitch, velocity, start_tick: start, end_tick: end });
@@ -208,6 +246,9 @@ mod tests {
     fn bad_inputs_are_errors() {
         assert!(matches!(read_midi(&[]), Err(MidiError::Empty(_))));
         assert!(matches!(read_midi(b"MThd garbage"), Err(MidiError::Corrupt(_))));
+        let file = smf_bytes(Format::SingleTrack, 480, vec![vec![note_on(0, 60, 100), note_on(480, 60, 0)]]);
+        let cut = read_midi(&file[..file.len() - 3]);
+        assert!(matches!(&cut, Err(MidiError::Corrupt(m)) if m.starts_with("truncated")), "{cut:?}");
         let no_notes = smf_bytes(Format::SingleTrack, 480, vec![vec![]]);
         assert!(matches!(read_midi(&no_notes), Err(MidiError::Empty(_))));
     }
