@@ -2,4 +2,6 @@
 //! the workspace integration tests both drive it.
 
 pub mod corpus;
+pub mod config;
+pub mod model;
 pub mod prepare;

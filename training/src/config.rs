@@ -1,0 +1,202 @@
+//! `config_multi_expert.yaml`: model sizes per expert, expert options and
+//! training hyper-parameters. Unknown keys and impossible values are errors
+//! naming the key.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use nomad_muse::tokenizers::ExpertKind;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default = "default_embed")]
+    pub embed_dim: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub dropout: f64,
+}
+
+fn default_embed() -> usize {
+    32
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrumsOptions {
+    pub time_signature: [u8; 2],
+    pub max_bars: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarmonyOptions {
+    /// Keep the `KEY_*` token at the start of harmony sequences.
+    pub include_keys: bool,
+}
+
+/// Which harmony context the melody expert sees at every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conditioning {
+    None,
+    Chord,
+    Key,
+    Both,
+}
+
+impl Conditioning {
+    pub fn uses_chord(self) -> bool {
+        matches!(self, Conditioning::Chord | Conditioning::Both)
+    }
+    pub fn uses_key(self) -> bool {
+        matches!(self, Conditioning::Key | Conditioning::Both)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Conditioning::None => "none",
+            Conditioning::Chord => "chord",
+            Conditioning::Key => "key",
+            Conditioning::Both => "both",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MelodyOptions {
+    pub conditioning: Conditioning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingOptions {
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub seq_len: usize,
+    pub epochs: usize,
+    pub patience: usize,
+    pub grad_clip: f64,
+    pub warmup_steps: usize,
+    pub val_fraction: f64,
+    pub seed: u64,
+    pub groove_loss_weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub drums_model: ModelConfig,
+    pub harmony_model: ModelConfig,
+    pub melody_model: ModelConfig,
+    pub drums: DrumsOptions,
+    pub harmony: HarmonyOptions,
+    pub melody: MelodyOptions,
+    pub training: TrainingOptions,
+}
+
+/// The repository's `config_multi_expert.yaml`, built in.
+pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config_multi_expert.yaml");
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_yaml(DEFAULT_CONFIG_YAML).expect("the built-in config is valid")
+    }
+}
+
+impl Config {
+    pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
+        let cfg: Config = serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::from_yaml(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    pub fn model(&self, expert: ExpertKind) -> &ModelConfig {
+        match expert {
+            ExpertKind::Drums => &self.drums_model,
+            ExpertKind::Harmony => &self.harmony_model,
+            ExpertKind::Melody => &self.melody_model,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for e in ExpertKind::ALL {
+            let m = self.model(e);
+            let key = format!("{}_model", e.name());
+            if m.hidden_size == 0 || m.hidden_size > 4096 {
+                bail!("{key}.hidden_size must be in 1..=4096, got {}", m.hidden_size);
+            }
+            if m.num_layers == 0 || m.num_layers > 8 {
+                bail!("{key}.num_layers must be in 1..=8, got {}", m.num_layers);
+            }
+            if m.embed_dim == 0 || m.embed_dim > 4096 {
+                bail!("{key}.embed_dim must be in 1..=4096, got {}", m.embed_dim);
+            }
+            if !(0.0..1.0).contains(&m.dropout) {
+                bail!("{key}.dropout must be in [0, 1), got {}", m.dropout);
+            }
+        }
+        let t = &self.training;
+        if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
+            bail!("training.learning_rate must be > 0, got {}", t.learning_rate);
+        }
+        if t.weight_decay < 0.0 {
+            bail!("training.weight_decay must be >= 0, got {}", t.weight_decay);
+        }
+        if t.batch_size == 0 || t.seq_len < 2 || t.epochs == 0 {
+            bail!("training.batch_size, training.epochs must be >= 1 and training.seq_len >= 2");
+        }
+        if !(t.val_fraction > 0.0 && t.val_fraction < 1.0) {
+            bail!("training.val_fraction must be in (0, 1), got {}", t.val_fraction);
+        }
+        if t.grad_clip <= 0.0 {
+            bail!("training.grad_clip must be > 0, got {}", t.grad_clip);
+        }
+        let [num, den] = self.drums.time_signature;
+        if num == 0 || !den.is_power_of_two() {
+            bail!("drums.time_signature {num}/{den} is not a time signature");
+        }
+        if self.drums.max_bars == 0 {
+            bail!("drums.max_bars must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_with_seed_sizes() {
+        let c = Config::default();
+        assert_eq!((c.drums_model.hidden_size, c.drums_model.num_layers), (64, 2));
+        assert_eq!((c.harmony_model.hidden_size, c.harmony_model.num_layers), (96, 3));
+        assert_eq!((c.melody_model.hidden_size, c.melody_model.num_layers), (128, 3));
+        assert_eq!(c.melody.conditioning, Conditioning::Both);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let unknown = DEFAULT_CONFIG_YAML.replace("max_bars: 16", "max_bars: 16\n  swing: 0.6");
+        let e = Config::from_yaml(&unknown).unwrap_err().to_string();
+        assert!(e.contains("swing"), "{e}");
+        let negative = DEFAULT_CONFIG_YAML.replacen("hidden_size: 96", "hidden_size: -3", 1);
+        assert!(Config::from_yaml(&negative).is_err());
+        let zero = DEFAULT_CONFIG_YAML.replacen("hidden_size: 96", "hidden_size: 0", 1);
+        let e = Config::from_yaml(&zero).unwrap_err().to_string();
+        assert!(e.contains("harmony_model.hidden_size"), "{e}");
+        let dropout = DEFAULT_CONFIG_YAML.replacen("dropout: 0.2", "dropout: 1.5", 1);
+        assert!(Config::from_yaml(&dropout).unwrap_err().to_string().contains("drums_model.dropout"));
+        let cond = DEFAULT_CONFIG_YAML.replace("conditioning: both", "conditioning: lyrics");
+        assert!(Config::from_yaml(&cond).is_err());
+    }
+}

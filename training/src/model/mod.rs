@@ -1,0 +1,9 @@
+//! The experts' networks: token (+ conditioning) embeddings → GRU stack →
+//! next-token head (drums: plus a groove head).
+
+mod expert;
+mod gru;
+pub mod init;
+
+pub use expert::{ExpertModel, ExpertModelConfig, ForwardOutput, CHORD_CONDITIONS, KEY_CONDITIONS};
+pub use gru::GruLayer;
