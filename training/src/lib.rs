@@ -3,5 +3,8 @@
 
 pub mod corpus;
 pub mod config;
+pub mod fingerprint;
 pub mod model;
+pub mod pipeline;
 pub mod prepare;
+pub mod train;

@@ -1,1 +1,164 @@
-fn main() {}
+//! `training`: the Nomad Muse pipeline from the command line.
+//!
+//! With no subcommand it runs the demo on the embedded default corpus; the
+//! design seed's flags (`--midi_dir --out --config --expert --epochs
+//! --prepare_only --eval_only`) work on the bare command too.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use training::config::Config;
+use training::pipeline::{self, ExpertChoice};
+
+#[derive(Parser)]
+#[command(name = "training", version, about = "Nomad Muse: prepare, train, eval, export")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    seed_flags: SeedFlags,
+}
+
+/// The design seed's flags for the bare command.
+#[derive(Args, Clone, Default)]
+struct SeedFlags {
+    /// Only convert MIDI to NSF and tokens (seed: `--prepare_only`).
+    #[arg(long = "prepare_only", alias = "prepare-only")]
+    prepare_only: bool,
+    /// Only evaluate trained experts (seed: `--eval_only`).
+    #[arg(long = "eval_only", alias = "eval-only")]
+    eval_only: bool,
+    #[command(flatten)]
+    common: CommonFlags,
+}
+
+#[derive(Args, Clone, Default)]
+struct CommonFlags {
+    /// Folder of MIDI files (default: the generated corpus in <out>/corpus).
+    #[arg(long = "midi_dir", alias = "midi-dir")]
+    midi_dir: Option<PathBuf>,
+    /// Artifacts folder.
+    #[arg(long, default_value = "artifacts")]
+    out: PathBuf,
+    /// YAML config (default: the built-in config_multi_expert.yaml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// drums, harmony, melody or all.
+    #[arg(long, default_value = "all")]
+    expert: String,
+    /// Overrides training.epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Songs in the generated default corpus.
+    #[arg(long, default_value_t = 120)]
+    songs: usize,
+    /// Seed of the generated corpus and of sampling (training uses training.seed).
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the synthetic multi-track corpus.
+    GenCorpus {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 120)]
+        songs: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// MIDI folder → NSF JSON, token files, vocabularies, manifest.
+    Prepare {
+        #[arg(long = "midi_dir", alias = "midi-dir")]
+        midi_dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Train experts (prepares the data first).
+    Train(CommonFlags),
+    /// Export checkpoints to ONNX (fp32 + quantized).
+    Export {
+        /// One checkpoint (`<expert>_best.safetensors`); default: all in <out>/checkpoints.
+        #[arg(long)]
+        ckpt: Option<PathBuf>,
+        /// Output .onnx file (with --ckpt) or folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "all")]
+        expert: String,
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+    /// Generate the corpus, prepare, train, export and write a 16-bar sketch.
+    Demo(CommonFlags),
+}
+
+fn load_config(path: &Option<PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::GenCorpus { out, songs, seed }) => {
+            let generated = training::corpus::generate_corpus(&out, songs, seed)?;
+            println!("wrote {} songs and corpus_manifest.json to {}", generated.len(), out.display());
+        }
+        Some(Command::Prepare { midi_dir, out, quiet }) => {
+            pipeline::print_prepare(&training::prepare::prepare(&midi_dir, &out, &training::prepare::PrepareOptions { quiet })?, &out);
+        }
+        Some(Command::Train(flags)) => {
+            let cfg = load_config(&flags.config)?;
+            let experts = ExpertChoice::parse(&flags.expert)?;
+            let corpus = pipeline::prepare_default_or(&flags.midi_dir, &flags.out, flags.songs, flags.seed, flags.quiet)?;
+            pipeline::train(&corpus, &cfg, &experts, &flags.out, flags.epochs, flags.quiet)?;
+        }
+        Some(Command::Export { ckpt, out, expert, artifacts }) => {
+            pipeline::export(ckpt.as_deref(), out.as_deref(), &ExpertChoice::parse(&expert)?, &artifacts)?;
+        }
+        Some(Command::Demo(flags)) => demo(&flags)?,
+        None => {
+            let f = cli.seed_flags;
+            if f.prepare_only && f.eval_only {
+                bail!("--prepare_only and --eval_only exclude each other");
+            }
+            if f.prepare_only {
+                pipeline::prepare_default_or(&f.common.midi_dir, &f.common.out, f.common.songs, f.common.seed, f.common.quiet)?;
+            } else if f.eval_only {
+                bail!("--eval_only: the report card is not implemented yet (issue 5)");
+            } else {
+                demo(&f.common)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
+    let cfg = load_config(&flags.config)?;
+    let experts = ExpertChoice::parse(&flags.expert)?;
+    let corpus = pipeline::prepare_default_or(&flags.midi_dir, &flags.out, flags.songs, flags.seed, flags.quiet)?;
+    pipeline::train(&corpus, &cfg, &experts, &flags.out, flags.epochs, flags.quiet).context("training")?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
