@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod config;
+pub mod export;
 pub mod fingerprint;
 pub mod model;
 pub mod pipeline;

@@ -170,6 +170,8 @@ pub fn train_expert(
     let epochs = opts.epochs.unwrap_or(t.epochs).max(1);
     let steps_per_epoch = train.len().div_ceil(t.batch_size);
     let total_steps = steps_per_epoch * epochs;
+    // Small corpora (harmony has few tokens a bar) get few steps an epoch.
+    let warmup = t.warmup_steps.min(total_steps / 5);
     let train_tokens: usize = train.iter().map(|w| w.target_mask().iter().filter(|m| **m > 0.0).count()).sum();
     let unigram = unigram_perplexity(&train, &val, vocab.len());
 
@@ -217,7 +219,7 @@ pub fn train_expert(
             };
             let mut grads = loss.backward()?;
             clip_gradients(&mut grads, &vars, t.grad_clip)?;
-            opt.set_learning_rate(lr_at(step, total_steps, t.warmup_steps, t.learning_rate));
+            opt.set_learning_rate(lr_at(step, total_steps, warmup, t.learning_rate));
             opt.step(&grads)?;
             step += 1;
             loss_sum += ce.to_scalar::<f32>()? as f64;
@@ -234,7 +236,7 @@ pub fn train_expert(
         let val_loss = evaluate(&model, &val, t.batch_size, expert)?;
         let record = serde_json::json!({
             "epoch": epoch, "train_loss": loss_sum / loss_n.max(1.0), "val_loss": val_loss,
-            "val_ppl": val_loss.exp(), "lr": lr_at(step, total_steps, t.warmup_steps, t.learning_rate),
+            "val_ppl": val_loss.exp(), "lr": lr_at(step, total_steps, warmup, t.learning_rate),
             "tokens_per_s": tokens as f64 / epoch_secs.max(1e-9), "elapsed_s": started.elapsed().as_secs_f64(),
         });
         writeln!(log, "{record}")?;
