@@ -1,0 +1,13 @@
+//! Inference on exported experts with tract-onnx: one stateful session per
+//! expert, grammar-masked sampling, and the coordinated one-bar step of the
+//! three experts (the band).
+
+mod band;
+mod error;
+mod sampler;
+mod session;
+
+pub use band::{Band, BandNote, TICKS_PER_QUARTER};
+pub use error::MuseError;
+pub use sampler::{sample_masked, SamplingOptions, XorShiftRng};
+pub use session::ExpertSession;
