@@ -98,6 +98,27 @@ enum Command {
         #[arg(long, default_value = "artifacts")]
         artifacts: PathBuf,
     },
+    /// Export untrained experts (test fixtures, benchmarks).
+    ExportRandom {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Generate bars with exported experts and write a MIDI file.
+    Sketch {
+        /// Folder with drums.onnx, harmony.onnx, melody.onnx.
+        #[arg(long, default_value = "artifacts/onnx")]
+        onnx_dir: PathBuf,
+        #[arg(long, default_value = "artifacts/sketch.mid")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        bars: u32,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 0.9)]
+        temperature: f32,
+    },
     /// Generate the corpus, prepare, train, export and write a 16-bar sketch.
     Demo(CommonFlags),
 }
@@ -127,6 +148,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export { ckpt, out, expert, artifacts }) => {
             pipeline::export(ckpt.as_deref(), out.as_deref(), &ExpertChoice::parse(&expert)?, &artifacts)?;
         }
+        Some(Command::ExportRandom { out, seed }) => {
+            let reports = pipeline::export_random(&out, &Config::default(), seed)?;
+            pipeline::print_export(&reports);
+        }
+        Some(Command::Sketch { onnx_dir, out, bars, seed, temperature }) => {
+            let notes = pipeline::sketch(&onnx_dir, &out, bars, seed, temperature)?;
+            println!("wrote {bars} bars ({notes} notes) -> {}", out.display());
+        }
         Some(Command::Demo(flags)) => demo(&flags)?,
         None => {
             let f = cli.seed_flags;
@@ -150,6 +179,14 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     let experts = ExpertChoice::parse(&flags.expert)?;
     let corpus = pipeline::prepare_default_or(&flags.midi_dir, &flags.out, flags.songs, flags.seed, flags.quiet)?;
     pipeline::train(&corpus, &cfg, &experts, &flags.out, flags.epochs, flags.quiet).context("training")?;
+    let onnx = flags.out.join("onnx");
+    pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
+    if experts.0.len() == 3 {
+        let sketch = flags.out.join("sketch.mid");
+        let notes = pipeline::sketch(&onnx, &sketch, 16, flags.seed, 0.9).context("sketch")?;
+        println!("16-bar sketch ({notes} notes) -> {}", sketch.display());
+    }
+    println!("artifacts: {}/{{corpus,prepared,checkpoints,logs,onnx}}, train_report.json, sketch.mid", flags.out.display());
     Ok(())
 }
 

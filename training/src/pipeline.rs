@@ -7,7 +7,10 @@ use anyhow::bail;
 
 use crate::config::Config;
 use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
-use crate::train::{train_expert, TrainOptions, TrainReport};
+use crate::export::{export_checkpoint, ExportReport};
+use crate::model::{ExpertModel, ExpertModelConfig};
+use crate::train::{checkpoint_path, train_expert, TrainOptions, TrainReport};
+use nomad_muse::runtime::{Band, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
 
 /// `--expert drums|harmony|melody|all`.
@@ -91,6 +94,75 @@ pub fn train(
     Ok(reports)
 }
 
-pub fn export(_ckpt: Option<&Path>, _out: Option<&Path>, _experts: &ExpertChoice, _artifacts: &Path) -> anyhow::Result<()> {
-    bail!("export is not wired yet")
+/// Exports one checkpoint (`ckpt` → `out`) or every chosen expert's
+/// `<artifacts>/checkpoints/<expert>_best.safetensors` to `<out or artifacts/onnx>/<expert>.onnx`.
+pub fn export(
+    ckpt: Option<&Path>,
+    out: Option<&Path>,
+    experts: &ExpertChoice,
+    artifacts: &Path,
+) -> anyhow::Result<Vec<ExportReport>> {
+    let jobs: Vec<(PathBuf, PathBuf)> = match ckpt {
+        Some(c) => {
+            let stem = c.file_stem().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches("_best").to_string();
+            let target = out.map(Path::to_path_buf).unwrap_or_else(|| artifacts.join("onnx").join(format!("{stem}.onnx")));
+            vec![(c.to_path_buf(), target)]
+        }
+        None => {
+            let dir = out.map(Path::to_path_buf).unwrap_or_else(|| artifacts.join("onnx"));
+            experts.0.iter().map(|e| (checkpoint_path(artifacts, *e), dir.join(format!("{}.onnx", e.name())))).collect()
+        }
+    };
+    let mut reports = Vec::new();
+    for (c, o) in jobs {
+        if !c.exists() {
+            bail!("checkpoint {} not found: train first (cargo run --release -p training -- train)", c.display());
+        }
+        reports.push(export_checkpoint(&c, &o)?);
+    }
+    print_export(&reports);
+    Ok(reports)
+}
+
+pub fn print_export(reports: &[ExportReport]) {
+    println!("{:<8} {:>11} {:>15} {:>14} {:>15}", "expert", "fp32 bytes", "quantized bytes", "fp32 max diff", "int8 top-1 agree");
+    for r in reports {
+        println!(
+            "{:<8} {:>11} {:>15} {:>14.2e} {:>15.1}%",
+            r.expert.name(),
+            r.fp32_bytes,
+            r.quantized_bytes,
+            r.parity.fp32_max_abs_diff,
+            r.parity.quantized_top1_agreement * 100.0
+        );
+        println!("         {} / {}", r.fp32_path.display(), r.quantized_path.display());
+    }
+}
+
+/// Untrained experts with the configured shapes, exported to `out_dir`:
+/// fixtures for the C++ tests and the latency benchmark.
+pub fn export_random(out_dir: &Path, cfg: &Config, seed: u64) -> anyhow::Result<Vec<ExportReport>> {
+    std::fs::create_dir_all(out_dir)?;
+    let mut reports = Vec::new();
+    for e in ExpertKind::ALL {
+        let model = ExpertModel::new(ExpertModelConfig::from_config(e, cfg), seed ^ e as u64)?;
+        let ckpt = out_dir.join(format!("{}_random.safetensors", e.name()));
+        model.save(&ckpt, "untrained")?;
+        reports.push(export_checkpoint(&ckpt, &out_dir.join(format!("{}.onnx", e.name())))?);
+    }
+    Ok(reports)
+}
+
+/// Generates `bars` bars with the three exported experts in `onnx_dir` and
+/// writes them to `out` as MIDI.
+pub fn sketch(onnx_dir: &Path, out: &Path, bars: u32, seed: u64, temperature: f32) -> anyhow::Result<usize> {
+    let mut band = Band::load(&onnx_dir.join("drums.onnx"), &onnx_dir.join("harmony.onnx"), &onnx_dir.join("melody.onnx"), seed)?;
+    for s in [&mut band.drums, &mut band.harmony, &mut band.melody] {
+        s.options = SamplingOptions { temperature, top_k: 0, top_p: 0.95 };
+    }
+    for _ in 0..bars {
+        band.next_bar()?;
+    }
+    std::fs::write(out, band.midi_bytes(110.0)?)?;
+    Ok(band.notes().len())
 }
