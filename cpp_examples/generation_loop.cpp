@@ -1,0 +1,87 @@
+// The design seed's generation loop on libnomad_muse: load the three experts,
+// generate 16 bars (harmony first, melody conditioned on it, then drums) and
+// write a playable MIDI file.
+//
+//   generation_loop <onnx_dir> [out.mid] [bars] [seed]
+//
+// <onnx_dir> holds drums.onnx, harmony.onnx and melody.onnx (or their
+// *_quantized.onnx variants with NOMAD_MUSE_QUANTIZED=1). Exits non-zero on
+// any error, printing muse_last_error().
+#include <nomad_muse.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+static int fail(const char* what, MuseStatus status) {
+  std::fprintf(stderr, "error: %s failed (status %d): %s\n", what, static_cast<int>(status), muse_last_error());
+  return 1;
+}
+
+// Peak resident set size of this process in KiB (Linux), -1 if unknown.
+static long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <onnx_dir> [out.mid] [bars] [seed]\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::string out = argc > 2 ? argv[2] : "generation_loop.mid";
+  const int bars = argc > 3 ? std::atoi(argv[3]) : 16;
+  const unsigned long long seed = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 2026ULL;
+  const char* q = std::getenv("NOMAD_MUSE_QUANTIZED");
+  const std::string suffix = (q && std::strcmp(q, "1") == 0) ? "_quantized.onnx" : ".onnx";
+  const std::string drums = dir + "/drums" + suffix;
+  const std::string harmony = dir + "/harmony" + suffix;
+  const std::string melody = dir + "/melody" + suffix;
+
+  MuseSessionOptions opts{};
+  opts.temperature = 0.9f;
+  opts.top_k = 0;
+  opts.top_p = 0.95f;
+  opts.seed = seed;
+
+  MuseBand* band = nullptr;
+  MuseStatus st = muse_band_new(drums.c_str(), harmony.c_str(), melody.c_str(), &opts, &band);
+  if (st != MUSE_OK) return fail("muse_band_new", st);
+
+  std::vector<MuseNoteEvent> events(64);
+  size_t total = 0;
+  for (int bar = 0; bar < bars; ++bar) {
+    size_t count = 0;
+    st = muse_band_next_bar(band, events.data(), events.size(), &count);
+    if (st == MUSE_ERR_BUFFER_TOO_SMALL) {  // grow and fetch the same bar again
+      events.resize(count);
+      st = muse_band_next_bar(band, events.data(), events.size(), &count);
+    }
+    if (st != MUSE_OK) {
+      muse_band_free(band);
+      return fail("muse_band_next_bar", st);
+    }
+    size_t per_channel[16] = {0};
+    for (size_t i = 0; i < count; ++i) per_channel[events[i].channel & 15]++;
+    std::printf("bar %2d: %3zu notes (drums %zu, chords %zu, melody %zu)\n", bar, count, per_channel[9], per_channel[1],
+                per_channel[0]);
+    total += count;
+  }
+  st = muse_band_write_midi(band, out.c_str(), 110.0);
+  if (st != MUSE_OK) {
+    muse_band_free(band);
+    return fail("muse_band_write_midi", st);
+  }
+  muse_band_free(band);
+  std::printf("wrote %d bars, %zu notes -> %s\n", bars, total, out.c_str());
+  std::printf("peak RSS: %ld KiB\n", peak_rss_kib());
+  return 0;
+}
