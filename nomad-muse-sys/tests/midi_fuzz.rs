@@ -26,7 +26,13 @@ fn seed_files() -> Vec<Vec<u8>> {
             let q = *ppq as u64;
             let notes = |ch: u8, base: u8| -> Vec<MidiNote> {
                 (0..24)
-                    .map(|i| MidiNote { tick: i * q / 2, duration: q, pitch: base + (i % 7) as u8, velocity: 90, channel: ch })
+                    .map(|i| MidiNote {
+                        tick: i * q / 2,
+                        duration: q,
+                        pitch: base + (i % 7) as u8,
+                        velocity: 90,
+                        channel: ch,
+                    })
                     .collect()
             };
             write_smf(&MidiSongSpec {
@@ -34,9 +40,24 @@ fn seed_files() -> Vec<Vec<u8>> {
                 tempo_changes: vec![(0, 120.0), (4 * q, 90.0)],
                 time_signatures: vec![(0, *num, 4)],
                 tracks: vec![
-                    MidiTrackSpec { name: "Drums".into(), channel: 9, program: None, notes: notes(9, 36) },
-                    MidiTrackSpec { name: "Bass".into(), channel: 1, program: Some(33), notes: notes(1, 36) },
-                    MidiTrackSpec { name: "Lead".into(), channel: 0, program: Some(73), notes: notes(0, 72) },
+                    MidiTrackSpec {
+                        name: "Drums".into(),
+                        channel: 9,
+                        program: None,
+                        notes: notes(9, 36),
+                    },
+                    MidiTrackSpec {
+                        name: "Bass".into(),
+                        channel: 1,
+                        program: Some(33),
+                        notes: notes(1, 36),
+                    },
+                    MidiTrackSpec {
+                        name: "Lead".into(),
+                        channel: 0,
+                        program: Some(73),
+                        notes: notes(0, 72),
+                    },
                 ],
             })
             .expect("seed file")
@@ -48,7 +69,10 @@ fn seed_files() -> Vec<Vec<u8>> {
 fn reader_never_panics_on_mutated_files() {
     let seeds = seed_files();
     for s in &seeds {
-        assert!(midi_to_nsf(s, "seed.mid").is_ok(), "seed files must convert");
+        assert!(
+            midi_to_nsf(s, "seed.mid").is_ok(),
+            "seed files must convert"
+        );
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut err) = (0usize, 0usize);

@@ -4,124 +4,81 @@ use super::chords::ChordExtractor;
 use super::classify::TrackClassifier;
 use super::key::KeyDetector;
 use super::*;
-use crate::midi::{read_midi, MidiError, MidiSong, TempoMap};
+use crate::midi::{bar_lines, read_midi, tick_to_step, MidiError, MidiTrackData, TempoMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NsfError {
     #[error(transparent)]
     Midi(#[from] MidiError),
-    #[error("song is too long: {0} bars")]
+    #[error("song is too long: more than {0} bars")]
     TooLong(u64),
 }
 
 /// Songs longer than this many bars are rejected (a corrupt tempo/metre).
 pub const MAX_BARS: u64 = 4096;
 
-/// Bar lines in ticks from the time-signature map, up to `end_tick`.
-/// A metre change takes effect at the next bar line at or after it.
-fn bar_lines(song: &MidiSong) -> Result<Vec<(u64, u8, u8)>, NsfError> {
-    let ppq = song.ppq as u64;
-    let mut sigs: Vec<(u64, u8, u8)> = song.time_signatures.clone();
-    if sigs.first().is_none_or(|s| s.0 > 0) {
-        sigs.insert(0, (0, 4, 4));
-    }
-    let mut bars = Vec::new();
-    let (mut tick, mut i) = (0u64, 0usize);
-    loop {
-        while i + 1 < sigs.len() && sigs[i + 1].0 <= tick {
-            i += 1;
-        }
-        let (_, num, den) = sigs[i];
-        bars.push((tick, num, den));
-        if tick >= song.end_tick && bars.len() > 1 {
-            break;
-        }
-        let len = (ppq * 4 * num as u64 / den.max(1) as u64).max(1);
-        tick += len;
-        if bars.len() as u64 > MAX_BARS {
-            return Err(NsfError::TooLong(bars.len() as u64));
-        }
-    }
-    Ok(bars)
-}
-
 /// Converts a MIDI file to NSF. `source_file` is recorded in the metadata.
 pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
     let song = read_midi(bytes)?;
-    let tempo = TempoMap::new(song.ppq, &song.tempo_changes);
-    let ppq = song.ppq as u64;
-    // Tick → 16th step, rounded to the nearest.
-    let step_of = |tick: u64| ((tick * 4 + ppq / 2) / ppq) as u32;
-    let lines = bar_lines(&song)?;
-    let bar_starts: Vec<u32> = lines.iter().map(|(t, _, _)| step_of(*t)).collect();
+    let ppq = song.ppq;
+    let tempo = TempoMap::new(ppq, &song.tempo_changes);
+    let lines = bar_lines(ppq, &song.time_signatures, song.end_tick, MAX_BARS as usize)
+        .ok_or(NsfError::TooLong(MAX_BARS))?;
+    // The last line closes the song; it does not start a metre.
     let mut time_signature_map: Vec<(f64, (u8, u8))> = Vec::new();
-    for (t, num, den) in &lines[..lines.len() - 1] {
-        if time_signature_map.last().is_none_or(|(_, sig)| *sig != (*num, *den)) {
-            time_signature_map.push((tempo.seconds_at(*t), (*num, *den)));
+    for line in &lines[..lines.len() - 1] {
+        let sig = (line.numerator, line.denominator);
+        if time_signature_map
+            .last()
+            .is_none_or(|(_, last)| *last != sig)
+        {
+            time_signature_map.push((tempo.seconds_at(line.tick), sig));
         }
     }
     let global = GlobalInfo {
         tempo_map: tempo.bpm_map(),
         time_signature_map,
-        ppq: song.ppq,
+        ppq,
         duration_seconds: tempo.seconds_at(song.end_tick),
-        bar_starts,
+        bar_starts: lines.iter().map(|l| l.step).collect(),
     };
-    let classifier = TrackClassifier::new();
+    let classifier = TrackClassifier::new().with_ppq(ppq);
     let tracks: Vec<NsfTrack> = song
         .tracks
         .iter()
         .enumerate()
-        .map(|(id, t)| {
-            let mut events: Vec<NoteEvent> = t
-                .notes
-                .iter()
-                .map(|n| {
-                    let onset_step = step_of(n.start_tick);
-                    let pos = global.position_of(onset_step);
-                    let start_s = tempo.seconds_at(n.start_tick);
-                    NoteEvent {
-                        onset_seconds: start_s,
-                        duration_seconds: tempo.seconds_at(n.end_tick) - start_s,
-                        onset_tick: n.start_tick,
-                        duration_ticks: n.end_tick - n.start_tick,
-                        onset_step,
-                        duration_steps: step_of(n.end_tick).saturating_sub(onset_step).max(1),
-                        bar: pos.bar,
-                        beat: pos.beat,
-                        substep: pos.substep,
-                        pitch: n.pitch,
-                        velocity: n.velocity,
-                    }
-                })
-                .collect();
-            events.sort_by_key(|e| (e.onset_step, e.pitch));
-            NsfTrack {
-                id: id as u32,
-                name: t.name.clone(),
-                is_drum: t.channel == 9,
-                channel: t.channel,
-                program: t.program.unwrap_or(0),
-                classification: classifier.classify(t),
-                events,
-            }
+        .map(|(id, t)| NsfTrack {
+            id: id as u32,
+            name: t.name.clone(),
+            is_drum: t.channel == 9,
+            channel: t.channel,
+            program: t.program.unwrap_or(0),
+            classification: classifier.classify(t),
+            events: note_events(t, &tempo, &global),
         })
         .collect();
-    let pitched: Vec<NoteEvent> =
-        tracks.iter().filter(|t| !t.is_drum).flat_map(|t| t.events.iter().cloned()).collect();
+    let pitched_tracks = || {
+        tracks
+            .iter()
+            .filter(|t| !t.is_drum && t.classification.kind != TrackType::Drums)
+    };
+    let pitched: Vec<NoteEvent> = pitched_tracks()
+        .flat_map(|t| t.events.iter().cloned())
+        .collect();
     // Melody lines carry passing tones: they count a third in chord windows.
-    let weighted: Vec<(&NoteEvent, f32)> = tracks
-        .iter()
-        .filter(|t| !t.is_drum)
+    let weighted: Vec<(&NoteEvent, f32)> = pitched_tracks()
         .flat_map(|t| {
-            let w = if t.classification.kind == TrackType::Melody { 0.35 } else { 1.0 };
+            let w = if t.classification.kind == TrackType::Melody {
+                0.35
+            } else {
+                1.0
+            };
             t.events.iter().map(move |e| (e, w))
         })
         .collect();
-    let step_seconds = |step: u32| tempo.seconds_at(step as u64 * ppq / 4);
     let mut chords = ChordExtractor::new().extract_weighted(&weighted, &global);
     for c in &mut chords {
-        c.time_start = step_seconds(c.step_start);
+        c.time_start = tempo.seconds_at(c.step_start as u64 * ppq as u64 / 4);
     }
     let (key, confidence) = KeyDetector::new().detect_with_chords(&pitched, &chords);
     Ok(Nsf {
@@ -129,8 +86,42 @@ pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
         tracks,
         chords,
         key: KeyInfo::from_key(key, confidence),
-        metadata: Metadata { source_file: source_file.to_string(), quantization_grid: "16th".into() },
+        metadata: Metadata {
+            source_file: source_file.to_string(),
+            quantization_grid: "16th".into(),
+        },
     })
+}
+
+/// A track's notes in seconds, ticks and grid positions, sorted by
+/// (onset_step, pitch).
+fn note_events(track: &MidiTrackData, tempo: &TempoMap, global: &GlobalInfo) -> Vec<NoteEvent> {
+    let ppq = tempo.ppq();
+    let mut events: Vec<NoteEvent> = track
+        .notes
+        .iter()
+        .map(|n| {
+            let onset_step = tick_to_step(n.start_tick, ppq);
+            let pos = global.position_of(onset_step);
+            let start_s = tempo.seconds_at(n.start_tick);
+            let duration_ticks = n.end_tick - n.start_tick;
+            NoteEvent {
+                onset_seconds: start_s,
+                duration_seconds: tempo.seconds_at(n.end_tick) - start_s,
+                onset_tick: n.start_tick,
+                duration_ticks,
+                onset_step,
+                duration_steps: tick_to_step(duration_ticks, ppq).max(1),
+                bar: pos.bar,
+                beat: pos.beat,
+                substep: pos.substep,
+                pitch: n.pitch,
+                velocity: n.velocity,
+            }
+        })
+        .collect();
+    events.sort_by_key(|e| (e.onset_step, e.pitch));
+    events
 }
 
 #[cfg(test)]
@@ -143,7 +134,13 @@ mod tests {
         let chord = |bar: u64, root: u8| -> Vec<MidiNote> {
             [0u8, 4, 7]
                 .iter()
-                .map(|i| MidiNote { tick: bar * 4 * q, duration: 4 * q, pitch: 60 + root + i, velocity: 80, channel: 2 })
+                .map(|i| MidiNote {
+                    tick: bar * 4 * q,
+                    duration: 4 * q,
+                    pitch: 60 + root + i,
+                    velocity: 80,
+                    channel: 2,
+                })
                 .collect()
         };
         MidiSongSpec {
@@ -156,7 +153,13 @@ mod tests {
                     channel: 9,
                     program: None,
                     notes: (0..16)
-                        .map(|i| MidiNote { tick: i * q, duration: q / 4, pitch: 36, velocity: 100, channel: 9 })
+                        .map(|i| MidiNote {
+                            tick: i * q,
+                            duration: q / 4,
+                            pitch: 36,
+                            velocity: 100,
+                            channel: 9,
+                        })
                         .collect(),
                 },
                 MidiTrackSpec {
@@ -171,7 +174,8 @@ mod tests {
 
     #[test]
     fn converts_timing_grid_tracks_and_chords() {
-        let bytes = write_smf(&spec(96, vec![(0, 4, 4)], vec![(0, 120.0), (96 * 8, 60.0)])).unwrap();
+        let bytes =
+            write_smf(&spec(96, vec![(0, 4, 4)], vec![(0, 120.0), (96 * 8, 60.0)])).unwrap();
         let nsf = midi_to_nsf(&bytes, "song.mid").unwrap();
         assert_eq!(nsf.global.ppq, 96);
         assert_eq!(nsf.global.bar_starts[..5], [0, 16, 32, 48, 64]);
@@ -179,11 +183,22 @@ mod tests {
         let keys = nsf.tracks.iter().find(|t| t.name == "Keys").unwrap();
         assert_eq!(keys.classification.kind, TrackType::Harmony);
         let last = keys.events.last().unwrap();
-        assert!((last.onset_seconds - 8.0).abs() < 1e-9, "{}", last.onset_seconds);
-        assert_eq!((last.bar, last.beat, last.substep, last.onset_step), (3, 0, 0, 48));
+        assert!(
+            (last.onset_seconds - 8.0).abs() < 1e-9,
+            "{}",
+            last.onset_seconds
+        );
+        assert_eq!(
+            (last.bar, last.beat, last.substep, last.onset_step),
+            (3, 0, 0, 48)
+        );
         let drums = nsf.tracks.iter().find(|t| t.is_drum).unwrap();
         assert_eq!(drums.classification.kind, TrackType::Drums);
-        let labels: Vec<String> = nsf.chords.iter().map(|c| c.chord.label().token_name()).collect();
+        let labels: Vec<String> = nsf
+            .chords
+            .iter()
+            .map(|c| c.chord.label().token_name())
+            .collect();
         assert_eq!(labels[..4], ["C_maj", "F_maj", "G_maj", "C_maj"]);
         assert_eq!(nsf.key.root, "C");
         // JSON round trip.
@@ -200,5 +215,58 @@ mod tests {
         // The second chord starts at quarter 4 = bar 1, beat 1 in 3/4.
         let e = keys.events.iter().find(|e| e.onset_step == 16).unwrap();
         assert_eq!((e.bar, e.beat), (1, 1));
+    }
+
+    #[test]
+    fn notes_carry_ticks_seconds_and_grid_steps() {
+        let bytes =
+            write_smf(&spec(96, vec![(0, 4, 4)], vec![(0, 120.0), (96 * 8, 60.0)])).unwrap();
+        let nsf = midi_to_nsf(&bytes, "dir/song.mid").unwrap();
+        assert_eq!(nsf.metadata.source_file, "dir/song.mid");
+        assert_eq!(nsf.metadata.quantization_grid, "16th");
+        assert_eq!(nsf.global.tempo_map, vec![(0.0, 120.0), (4.0, 60.0)]);
+        // Four 4/4 bars: two at 120 bpm (4 s) and two at 60 bpm (8 s).
+        assert!((nsf.global.duration_seconds - 12.0).abs() < 1e-9);
+        assert_eq!(nsf.global.bar_starts, vec![0, 16, 32, 48, 64]);
+        let drums = nsf.tracks.iter().find(|t| t.is_drum).unwrap();
+        // 16 kicks a quarter apart, each a 16th (24 ticks) long.
+        assert_eq!(drums.events.len(), 16);
+        let e = &drums.events[9];
+        assert_eq!(
+            (
+                e.onset_tick,
+                e.duration_ticks,
+                e.onset_step,
+                e.duration_steps
+            ),
+            (864, 24, 36, 1)
+        );
+        assert_eq!((e.bar, e.beat, e.substep), (2, 1, 0));
+        assert!((e.onset_seconds - 5.0).abs() < 1e-9 && (e.duration_seconds - 0.25).abs() < 1e-9);
+        let keys = nsf.tracks.iter().find(|t| t.name == "Keys").unwrap();
+        let order: Vec<(u32, u8)> = keys
+            .events
+            .iter()
+            .map(|e| (e.onset_step, e.pitch))
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+        assert!(keys.events.iter().all(|e| e.duration_steps == 16));
+    }
+
+    #[test]
+    fn absurdly_long_and_empty_songs_are_errors() {
+        // At 1 ppq, a note at tick 20,000 lies past bar 4096 of 4/4.
+        let mut long = spec(4, vec![(0, 4, 4)], vec![(0, 120.0)]);
+        long.ppq = 1;
+        long.tracks[0].notes[0].tick = 20_000;
+        let err = midi_to_nsf(&write_smf(&long).unwrap(), "long.mid").unwrap_err();
+        assert!(matches!(err, NsfError::TooLong(MAX_BARS)), "{err}");
+        let mut empty = spec(96, vec![], vec![]);
+        empty.tracks.clear();
+        let err = midi_to_nsf(&write_smf(&empty).unwrap(), "empty.mid").unwrap_err();
+        assert!(matches!(err, NsfError::Midi(MidiError::Empty(_))), "{err}");
+        assert!(err.to_string().contains("no notes"));
     }
 }
