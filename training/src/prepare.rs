@@ -2,6 +2,7 @@
 //! expert, vocabularies and a manifest. Corrupt files are reported and
 //! skipped; every other file is still written.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -32,9 +33,18 @@ pub struct FileEntry {
     pub bars: u32,
     pub key: String,
     /// Notes per track type.
-    pub notes: std::collections::BTreeMap<String, usize>,
+    pub notes: BTreeMap<String, usize>,
     /// Tokens per expert (0 where the song has no such part).
-    pub tokens: std::collections::BTreeMap<String, usize>,
+    pub tokens: BTreeMap<String, usize>,
+    /// Experts this song gave no sequence to, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_parts: Vec<MissingPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissingPart {
+    pub expert: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,16 +53,20 @@ pub struct SkippedFile {
     pub reason: String,
 }
 
+/// `manifest.json`: what `prepare` converted and skipped.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub files: Vec<FileEntry>,
     pub skipped: Vec<SkippedFile>,
     pub total_bars: u64,
     /// Tokens per expert over all files.
-    pub total_tokens: std::collections::BTreeMap<String, usize>,
+    pub total_tokens: BTreeMap<String, usize>,
     pub elapsed_seconds: f64,
     pub files_per_second: f64,
 }
+
+/// What `prepare` returns: the manifest it wrote.
+pub type PrepareReport = Manifest;
 
 impl Manifest {
     /// Mean tokens per bar for `expert` over the songs that have that part.
@@ -60,7 +74,12 @@ impl Manifest {
         let (tokens, bars) = self
             .files
             .iter()
-            .filter_map(|f| f.tokens.get(expert.name()).filter(|t| **t > 0).map(|t| (*t, f.bars as usize)))
+            .filter_map(|f| {
+                f.tokens
+                    .get(expert.name())
+                    .filter(|t| **t > 0)
+                    .map(|t| (*t, f.bars as usize))
+            })
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         if bars == 0 {
             0.0
@@ -100,7 +119,10 @@ impl PreparedCorpus {
 /// Every .mid/.midi below `dir`, sorted.
 pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        bail!("MIDI folder {} does not exist or is not a folder", dir.display());
+        bail!(
+            "MIDI folder {} does not exist or is not a folder",
+            dir.display()
+        );
     }
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -132,9 +154,17 @@ struct Converted {
 fn convert_one(path: &Path, rel: &str) -> Result<Converted, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let nsf = midi_to_nsf(&bytes, rel).map_err(|e| e.to_string())?;
-    let sequences =
-        [DrumsTokenizer::new().encode(&nsf), HarmonyTokenizer::new().encode(&nsf), MelodyTokenizer::new().encode(&nsf)];
-    Ok(Converted { rel: rel.to_string(), sha256: format!("{:x}", Sha256::digest(&bytes)), nsf, sequences })
+    let sequences = [
+        DrumsTokenizer::new().encode(&nsf),
+        HarmonyTokenizer::new().encode(&nsf),
+        MelodyTokenizer::new().encode(&nsf),
+    ];
+    Ok(Converted {
+        rel: rel.to_string(),
+        sha256: format!("{:x}", Sha256::digest(&bytes)),
+        nsf,
+        sequences,
+    })
 }
 
 fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
@@ -152,17 +182,26 @@ fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
 }
 
 /// Converts every MIDI file under `midi_dir` into `out_dir`.
-pub fn prepare(midi_dir: &Path, out_dir: &Path, opts: &PrepareOptions) -> anyhow::Result<Manifest> {
+pub fn prepare(
+    midi_dir: &Path,
+    out_dir: &Path,
+    opts: &PrepareOptions,
+) -> anyhow::Result<PrepareReport> {
     let start = Instant::now();
     let files = find_midi_files(midi_dir)?;
     for sub in ["nsf", "tokens", "vocab"] {
-        std::fs::create_dir_all(out_dir.join(sub)).with_context(|| format!("creating {}", out_dir.display()))?;
+        std::fs::create_dir_all(out_dir.join(sub))
+            .with_context(|| format!("creating {}", out_dir.display()))?;
     }
     let bar = progress(files.len(), opts.quiet, "prepare");
     let results: Vec<Result<Converted, SkippedFile>> = files
         .par_iter()
         .map(|path| {
-            let rel = path.strip_prefix(midi_dir).unwrap_or(path).to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(midi_dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .replace('\\', "/");
             let r = convert_one(path, &rel).map_err(|reason| SkippedFile { path: rel, reason });
             bar.inc(1);
             r
@@ -192,20 +231,41 @@ pub fn prepare(midi_dir: &Path, out_dir: &Path, opts: &PrepareOptions) -> anyhow
         if let Some(parent) = nsf_path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&nsf_path, c.nsf.to_json()?).with_context(|| format!("writing {}", nsf_path.display()))?;
-        let mut notes = std::collections::BTreeMap::new();
+        std::fs::write(&nsf_path, c.nsf.to_json()?)
+            .with_context(|| format!("writing {}", nsf_path.display()))?;
+        let mut notes = BTreeMap::new();
         for t in &c.nsf.tracks {
-            let kind = serde_json::to_value(t.classification.kind)?.as_str().unwrap_or("other").to_string();
+            let kind = serde_json::to_value(t.classification.kind)?
+                .as_str()
+                .unwrap_or("other")
+                .to_string();
             *notes.entry(kind).or_insert(0) += t.events.len();
         }
-        let mut tokens = std::collections::BTreeMap::new();
+        let mut tokens = BTreeMap::new();
+        let mut missing_parts = Vec::new();
         for (i, expert) in ExpertKind::ALL.iter().enumerate() {
             let seq = &c.sequences[i];
-            let n = if seq.tokens.len() >= MIN_TOKENS { seq.tokens.len() } else { 0 };
+            let n = if seq.tokens.len() >= MIN_TOKENS {
+                seq.tokens.len()
+            } else {
+                0
+            };
+            if n == 0 {
+                missing_parts.push(MissingPart {
+                    expert: expert.name().to_string(),
+                    reason: format!("no {} part ({} tokens)", expert.name(), seq.tokens.len()),
+                });
+            }
             tokens.insert(expert.name().to_string(), n);
-            *manifest.total_tokens.entry(expert.name().to_string()).or_insert(0) += n;
+            *manifest
+                .total_tokens
+                .entry(expert.name().to_string())
+                .or_insert(0) += n;
             if n > 0 {
-                let line = TokenLine { song: c.rel.clone(), sequence: seq.clone() };
+                let line = TokenLine {
+                    song: c.rel.clone(),
+                    sequence: seq.clone(),
+                };
                 lines[i].push(serde_json::to_string(&line)?);
             }
         }
@@ -218,22 +278,37 @@ pub fn prepare(midi_dir: &Path, out_dir: &Path, opts: &PrepareOptions) -> anyhow
             key: c.nsf.key.key().token_name(),
             notes,
             tokens,
+            missing_parts,
         });
     }
     for (i, expert) in ExpertKind::ALL.iter().enumerate() {
         let mut text = lines[i].join("\n");
         text.push('\n');
-        std::fs::write(out_dir.join("tokens").join(format!("{}.jsonl", expert.name())), text)?;
         std::fs::write(
-            out_dir.join("vocab").join(format!("{}.json", expert.name())),
+            out_dir
+                .join("tokens")
+                .join(format!("{}.jsonl", expert.name())),
+            text,
+        )?;
+        std::fs::write(
+            out_dir
+                .join("vocab")
+                .join(format!("{}.json", expert.name())),
             Vocabulary::for_expert(*expert).to_json(),
         )?;
     }
     manifest.elapsed_seconds = start.elapsed().as_secs_f64();
     manifest.files_per_second = files.len() as f64 / manifest.elapsed_seconds.max(1e-9);
-    std::fs::write(out_dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    std::fs::write(
+        out_dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
     if manifest.files.is_empty() {
-        bail!("no usable MIDI file in {} ({} skipped)", midi_dir.display(), manifest.skipped.len());
+        bail!(
+            "no usable MIDI file in {} ({} skipped)",
+            midi_dir.display(),
+            manifest.skipped.len()
+        );
     }
     Ok(manifest)
 }
@@ -242,21 +317,30 @@ pub fn prepare(midi_dir: &Path, out_dir: &Path, opts: &PrepareOptions) -> anyhow
 pub fn load_prepared(out_dir: &Path) -> anyhow::Result<PreparedCorpus> {
     let manifest_path = out_dir.join("manifest.json");
     let manifest: Manifest = serde_json::from_str(
-        &std::fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?,
+        &std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("reading {}", manifest_path.display()))?,
     )
     .with_context(|| format!("parsing {}", manifest_path.display()))?;
     let read = |expert: ExpertKind| -> anyhow::Result<Vec<(String, EncodedSequence)>> {
-        let path = out_dir.join("tokens").join(format!("{}.jsonl", expert.name()));
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let path = out_dir
+            .join("tokens")
+            .join(format!("{}.jsonl", expert.name()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let vocab = Vocabulary::for_expert(expert).len() as u32;
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
             .map(|(n, l)| {
-                let line: TokenLine =
-                    serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), n + 1))?;
+                let line: TokenLine = serde_json::from_str(l)
+                    .with_context(|| format!("{} line {}", path.display(), n + 1))?;
                 if line.sequence.tokens.iter().any(|t| *t >= vocab) {
-                    bail!("{} line {}: token id outside the {} vocabulary", path.display(), n + 1, expert.name());
+                    bail!(
+                        "{} line {}: token id outside the {} vocabulary",
+                        path.display(),
+                        n + 1,
+                        expert.name()
+                    );
                 }
                 Ok((line.song, line.sequence))
             })
@@ -273,35 +357,207 @@ pub fn load_prepared(out_dir: &Path) -> anyhow::Result<PreparedCorpus> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::generate_corpus;
+    use nomad_muse::midi::{write_smf, MidiNote, MidiSongSpec, MidiTrackSpec};
+
+    /// Four bars at 480 ppq: kick/snare, a I–IV–V–I pad, a root bass line and
+    /// a stepwise lead, transposed by `shift`.
+    fn small_song(shift: u8) -> Vec<u8> {
+        let note = |tick: u64, duration: u64, pitch: u8, channel: u8| MidiNote {
+            tick,
+            duration,
+            pitch,
+            velocity: 90,
+            channel,
+        };
+        let roots = [0u8, 5, 7, 0];
+        let part =
+            |name: &str, channel: u8, program: Option<u8>, notes: Vec<MidiNote>| MidiTrackSpec {
+                name: name.into(),
+                channel,
+                program,
+                notes,
+            };
+        let drums = (0..16)
+            .map(|i| note(i * 480, 120, if i % 2 == 0 { 36 } else { 38 }, 9))
+            .collect();
+        let pad = (0..4u64)
+            .flat_map(|b| {
+                [0u8, 4, 7].map(|i| note(b * 1920, 1920, 60 + shift + roots[b as usize] + i, 2))
+            })
+            .collect();
+        let bass = (0..4u64)
+            .map(|b| note(b * 1920, 1920, 36 + shift + roots[b as usize], 1))
+            .collect();
+        let lead = (0..16u64)
+            .map(|i| note(i * 480, 480, 72 + shift + [0, 2, 4, 5][i as usize % 4], 0))
+            .collect();
+        write_smf(&MidiSongSpec {
+            ppq: 480,
+            tempo_changes: vec![(0, 110.0)],
+            time_signatures: vec![(0, 4, 4)],
+            tracks: vec![
+                part("Drums", 9, None, drums),
+                part("Pad", 2, Some(89), pad),
+                part("Bass", 1, Some(33), bass),
+                part("Lead", 0, Some(73), lead),
+            ],
+        })
+        .expect("test song serialises")
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nomad_prepare_{name}_{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        dir
+    }
 
     #[test]
     fn corrupt_and_empty_files_are_skipped_and_the_rest_written() {
-        let dir = std::env::temp_dir().join(format!("nomad_prepare_{}", std::process::id()));
+        let dir = temp_dir("mixed");
         let midi = dir.join("midi");
-        let sub = midi.join("nested");
-        generate_corpus(&sub, 3, 11).unwrap();
-        let good = std::fs::read(sub.join(std::fs::read_dir(&sub).unwrap().flatten().find(|e| e.path().extension().is_some_and(|x| x == "mid")).unwrap().file_name())).unwrap();
+        std::fs::create_dir_all(midi.join("nested")).unwrap();
+        std::fs::write(midi.join("a.mid"), small_song(0)).unwrap();
+        std::fs::write(midi.join("nested/b.MID"), small_song(2)).unwrap();
+        std::fs::write(midi.join("nested/c.midi"), small_song(7)).unwrap();
+        let good = small_song(4);
         std::fs::write(midi.join("truncated.mid"), &good[..good.len() / 3]).unwrap();
         std::fs::write(midi.join("empty.MIDI"), b"").unwrap();
+        std::fs::write(midi.join("notes.txt"), b"not a MIDI file").unwrap();
         let out = dir.join("out");
         let manifest = prepare(&midi, &out, &PrepareOptions { quiet: true }).unwrap();
-        assert_eq!(manifest.files.len(), 3);
-        assert_eq!(manifest.skipped.len(), 2);
-        assert!(manifest.skipped.iter().any(|s| s.path == "empty.MIDI" && s.reason.contains("empty")));
-        assert!(manifest.skipped.iter().any(|s| s.path == "truncated.mid" && !s.reason.is_empty()));
+
+        let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.mid", "nested/b.MID", "nested/c.midi"]);
+        let skipped: Vec<(&str, &str)> = manifest
+            .skipped
+            .iter()
+            .map(|s| (s.path.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped[0].0 == "empty.MIDI" && skipped[0].1.contains("empty"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[1].0 == "truncated.mid" && skipped[1].1.contains("truncated"),
+            "{skipped:?}"
+        );
+
+        let a = &manifest.files[0];
+        assert_eq!(a.bars, 4);
+        assert_eq!(a.key, "C_major");
+        assert_eq!(a.notes.get("drums"), Some(&16));
+        assert_eq!(a.notes.get("melody"), Some(&16));
+        assert_eq!(a.sha256.len(), 64);
+        assert!(a.missing_parts.is_empty(), "{:?}", a.missing_parts);
+        assert!(out.join("nsf/nested/b.MID.json").is_file());
+        let nsf =
+            Nsf::from_json(&std::fs::read_to_string(out.join("nsf/a.mid.json")).unwrap()).unwrap();
+        assert_eq!(nsf.metadata.source_file, "a.mid");
+        for e in ExpertKind::ALL {
+            assert!(out.join(format!("vocab/{}.json", e.name())).is_file());
+        }
+
         let loaded = load_prepared(&out).unwrap();
         for e in ExpertKind::ALL {
-            assert_eq!(loaded.sequences(e).len(), 3, "{e:?}");
+            let songs: Vec<&str> = loaded
+                .sequences(e)
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .collect();
+            assert_eq!(songs, paths, "{e:?}");
+            assert_eq!(
+                manifest.total_tokens[e.name()],
+                loaded
+                    .sequences(e)
+                    .iter()
+                    .map(|(_, q)| q.tokens.len())
+                    .sum::<usize>()
+            );
         }
-        assert!(out.join("nsf/nested").read_dir().unwrap().count() == 3);
+        let melody = &loaded.melody[0].1;
+        assert_eq!(melody.chord_cond.len(), melody.tokens.len());
+        assert_eq!(melody.key_cond.len(), melody.tokens.len());
         assert!(manifest.tokens_per_bar(ExpertKind::Drums) > 10.0);
+
+        // A second run writes the same token files.
+        let first = std::fs::read(out.join("tokens/melody.jsonl")).unwrap();
+        prepare(&midi, &out, &PrepareOptions { quiet: true }).unwrap();
+        assert_eq!(
+            std::fs::read(out.join("tokens/melody.jsonl")).unwrap(),
+            first
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_song_without_drums_is_recorded_as_missing_that_part() {
+        let dir = temp_dir("nodrums");
+        let midi = dir.join("midi");
+        std::fs::create_dir_all(&midi).unwrap();
+        let mut song = nomad_muse::midi::read_midi(&small_song(0)).unwrap();
+        song.tracks.retain(|t| t.channel != 9);
+        // Rebuild the file without its drum track.
+        let spec = MidiSongSpec {
+            ppq: song.ppq,
+            tempo_changes: song.tempo_changes.clone(),
+            time_signatures: song.time_signatures.clone(),
+            tracks: song
+                .tracks
+                .iter()
+                .map(|t| MidiTrackSpec {
+                    name: t.name.clone(),
+                    channel: t.channel,
+                    program: t.program,
+                    notes: t
+                        .notes
+                        .iter()
+                        .map(|n| MidiNote {
+                            tick: n.start_tick,
+                            duration: n.end_tick - n.start_tick,
+                            pitch: n.pitch,
+                            velocity: n.velocity,
+                            channel: n.channel,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        std::fs::write(midi.join("no_drums.mid"), write_smf(&spec).unwrap()).unwrap();
+        let manifest = prepare(&midi, &dir.join("out"), &PrepareOptions { quiet: true }).unwrap();
+        let entry = &manifest.files[0];
+        assert_eq!(entry.tokens["drums"], 0);
+        assert_eq!(entry.missing_parts.len(), 1);
+        assert_eq!(entry.missing_parts[0].expert, "drums");
+        let loaded = load_prepared(&dir.join("out")).unwrap();
+        assert!(loaded.drums.is_empty());
+        assert_eq!(loaded.harmony.len(), 1);
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn missing_folder_is_a_clear_error() {
-        let err = prepare(Path::new("/nonexistent/midi"), Path::new("/tmp/x"), &PrepareOptions::default()).unwrap_err();
+        let err = prepare(
+            Path::new("/nonexistent/midi"),
+            Path::new("/tmp/x"),
+            &PrepareOptions::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn a_folder_of_only_bad_files_is_an_error_but_still_has_a_manifest() {
+        let dir = temp_dir("allbad");
+        let midi = dir.join("midi");
+        std::fs::create_dir_all(&midi).unwrap();
+        std::fs::write(midi.join("x.mid"), b"MThd\0\0").unwrap();
+        let err = prepare(&midi, &dir.join("out"), &PrepareOptions { quiet: true }).unwrap_err();
+        assert!(err.to_string().contains("no usable MIDI file"), "{err}");
+        let manifest: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest.skipped.len(), 1);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
