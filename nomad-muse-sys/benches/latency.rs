@@ -42,7 +42,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
     let c = CString::new(path.to_str()?).ok()?;
     let mut s: *mut MuseSession = std::ptr::null_mut();
-    let opts = MuseSessionOptions { temperature: 1.0, top_k: 0, top_p: 1.0, seed: 1 };
+    let opts = MuseSessionOptions {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+        seed: 1,
+    };
     // SAFETY: valid C string and out pointer.
     if unsafe { muse_session_new(c.as_ptr(), &opts, &mut s) } != MuseStatus::MuseOk {
         eprintln!("skip {}: cannot load", path.display());
@@ -86,13 +91,21 @@ fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
     }
     unsafe { muse_session_free(s) };
     times.sort_by(|a, b| a.total_cmp(b));
-    Some((percentile(&times, 0.5), percentile(&times, 0.99), allocs as f64 / counted.max(1) as f64))
+    Some((
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        allocs as f64 / counted.max(1) as f64,
+    ))
 }
 
 fn peak_rss_kib() -> i64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l[6..].trim().trim_end_matches(" kB").trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l[6..].trim().trim_end_matches(" kB").trim().parse().ok())
+        })
         .unwrap_or(-1)
 }
 
@@ -101,9 +114,17 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with("--"))
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts/onnx")));
-    println!("libnomad_muse C ABI, {STEPS} steps per model, files in {}", dir.display());
-    println!("{:<28} {:>12} {:>12} {:>16}", "model", "median µs", "p99 µs", "allocs/token");
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts/onnx"))
+        });
+    println!(
+        "libnomad_muse C ABI, {STEPS} steps per model, files in {}",
+        dir.display()
+    );
+    println!(
+        "{:<28} {:>12} {:>12} {:>16}",
+        "model", "median µs", "p99 µs", "allocs/token"
+    );
     let mut total_bytes = 0u64;
     for expert in ["drums", "harmony", "melody"] {
         for suffix in ["", "_quantized"] {
@@ -116,16 +137,39 @@ fn main() {
                 total_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             }
             if let Some((median, p99, allocs)) = bench_file(&path) {
-                println!("{:<28} {:>12.1} {:>12.1} {:>16.1}", format!("{expert}{suffix}.onnx"), median, p99, allocs);
+                println!(
+                    "{:<28} {:>12.1} {:>12.1} {:>16.1}",
+                    format!("{expert}{suffix}.onnx"),
+                    median,
+                    p99,
+                    allocs
+                );
             }
         }
     }
     println!("total fp32 ONNX size: {:.2} MB", total_bytes as f64 / 1e6);
-    println!("peak RSS of this process (3 models loaded in turn): {} KiB", peak_rss_kib());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/check_onnxruntime.py");
-    match std::process::Command::new("python3").arg(script).arg(&dir).args(["--steps", "500"]).output() {
+    println!(
+        "peak RSS of this process (3 models loaded in turn): {} KiB",
+        peak_rss_kib()
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/check_onnxruntime.py"
+    );
+    match std::process::Command::new("python3")
+        .arg(script)
+        .arg(&dir)
+        .args(["--steps", "500"])
+        .output()
+    {
         Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
-        Ok(out) => println!("onnxruntime comparison unavailable: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")),
+        Ok(out) => println!(
+            "onnxruntime comparison unavailable: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
         Err(e) => println!("onnxruntime comparison unavailable: {e}"),
     }
 }

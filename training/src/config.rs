@@ -109,13 +109,15 @@ impl Default for Config {
 
 impl Config {
     pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
-        let cfg: Config = serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        let cfg: Config =
+            serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
         Self::from_yaml(&text).with_context(|| format!("config {}", path.display()))
     }
 
@@ -132,7 +134,10 @@ impl Config {
             let m = self.model(e);
             let key = format!("{}_model", e.name());
             if m.hidden_size == 0 || m.hidden_size > 4096 {
-                bail!("{key}.hidden_size must be in 1..=4096, got {}", m.hidden_size);
+                bail!(
+                    "{key}.hidden_size must be in 1..=4096, got {}",
+                    m.hidden_size
+                );
             }
             if m.num_layers == 0 || m.num_layers > 8 {
                 bail!("{key}.num_layers must be in 1..=8, got {}", m.num_layers);
@@ -146,7 +151,10 @@ impl Config {
         }
         let t = &self.training;
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
-            bail!("training.learning_rate must be > 0, got {}", t.learning_rate);
+            bail!(
+                "training.learning_rate must be > 0, got {}",
+                t.learning_rate
+            );
         }
         if t.weight_decay < 0.0 {
             bail!("training.weight_decay must be >= 0, got {}", t.weight_decay);
@@ -155,7 +163,10 @@ impl Config {
             bail!("training.batch_size, training.epochs must be >= 1 and training.seq_len >= 2");
         }
         if !(t.val_fraction > 0.0 && t.val_fraction < 1.0) {
-            bail!("training.val_fraction must be in (0, 1), got {}", t.val_fraction);
+            bail!(
+                "training.val_fraction must be in (0, 1), got {}",
+                t.val_fraction
+            );
         }
         if t.grad_clip <= 0.0 {
             bail!("training.grad_clip must be > 0, got {}", t.grad_clip);
@@ -178,9 +189,18 @@ mod tests {
     #[test]
     fn default_file_parses_with_seed_sizes() {
         let c = Config::default();
-        assert_eq!((c.drums_model.hidden_size, c.drums_model.num_layers), (64, 2));
-        assert_eq!((c.harmony_model.hidden_size, c.harmony_model.num_layers), (96, 3));
-        assert_eq!((c.melody_model.hidden_size, c.melody_model.num_layers), (128, 3));
+        assert_eq!(
+            (c.drums_model.hidden_size, c.drums_model.num_layers),
+            (64, 2)
+        );
+        assert_eq!(
+            (c.harmony_model.hidden_size, c.harmony_model.num_layers),
+            (96, 3)
+        );
+        assert_eq!(
+            (c.melody_model.hidden_size, c.melody_model.num_layers),
+            (128, 3)
+        );
         assert_eq!(c.melody.conditioning, Conditioning::Both);
     }
 
@@ -195,7 +215,10 @@ mod tests {
         let e = Config::from_yaml(&zero).unwrap_err().to_string();
         assert!(e.contains("harmony_model.hidden_size"), "{e}");
         let dropout = DEFAULT_CONFIG_YAML.replacen("dropout: 0.2", "dropout: 1.5", 1);
-        assert!(Config::from_yaml(&dropout).unwrap_err().to_string().contains("drums_model.dropout"));
+        assert!(Config::from_yaml(&dropout)
+            .unwrap_err()
+            .to_string()
+            .contains("drums_model.dropout"));
         let cond = DEFAULT_CONFIG_YAML.replace("conditioning: both", "conditioning: lyrics");
         assert!(Config::from_yaml(&cond).is_err());
     }

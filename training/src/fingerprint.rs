@@ -54,7 +54,17 @@ impl Fingerprint {
         let config_sha256 = sha(config_json.as_bytes());
         let vocab_sha256 = sha(vocab_json.as_bytes());
         let code_version = code_version();
-        let hash = sha(format!("{config_sha256}|{data_sha256}|{vocab_sha256}|{code_version}|{seed}").as_bytes());
-        Fingerprint { hash, config_sha256, data_sha256, vocab_sha256, code_version, seed }
+        let hash = sha(format!(
+            "{config_sha256}|{data_sha256}|{vocab_sha256}|{code_version}|{seed}"
+        )
+        .as_bytes());
+        Fingerprint {
+            hash,
+            config_sha256,
+            data_sha256,
+            vocab_sha256,
+            code_version,
+            seed,
+        }
     }
 }

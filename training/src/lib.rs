@@ -1,8 +1,8 @@
 //! The Nomad Muse training pipeline as a library: the `training` binary and
 //! the workspace integration tests both drive it.
 
-pub mod corpus;
 pub mod config;
+pub mod corpus;
 pub mod export;
 pub mod fingerprint;
 pub mod model;

@@ -14,7 +14,11 @@ use training::config::Config;
 use training::pipeline::{self, ExpertChoice};
 
 #[derive(Parser)]
-#[command(name = "training", version, about = "Nomad Muse: prepare, train, eval, export")]
+#[command(
+    name = "training",
+    version,
+    about = "Nomad Muse: prepare, train, eval, export"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -134,25 +138,69 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::GenCorpus { out, songs, seed }) => {
             let generated = training::corpus::generate_corpus(&out, songs, seed)?;
-            println!("wrote {} songs and corpus_manifest.json to {}", generated.len(), out.display());
+            println!(
+                "wrote {} songs and corpus_manifest.json to {}",
+                generated.len(),
+                out.display()
+            );
         }
-        Some(Command::Prepare { midi_dir, out, quiet }) => {
-            pipeline::print_prepare(&training::prepare::prepare(&midi_dir, &out, &training::prepare::PrepareOptions { quiet })?, &out);
+        Some(Command::Prepare {
+            midi_dir,
+            out,
+            quiet,
+        }) => {
+            pipeline::print_prepare(
+                &training::prepare::prepare(
+                    &midi_dir,
+                    &out,
+                    &training::prepare::PrepareOptions { quiet },
+                )?,
+                &out,
+            );
         }
         Some(Command::Train(flags)) => {
             let cfg = load_config(&flags.config)?;
             let experts = ExpertChoice::parse(&flags.expert)?;
-            let corpus = pipeline::prepare_default_or(&flags.midi_dir, &flags.out, flags.songs, flags.seed, flags.quiet)?;
-            pipeline::train(&corpus, &cfg, &experts, &flags.out, flags.epochs, flags.quiet)?;
+            let corpus = pipeline::prepare_default_or(
+                &flags.midi_dir,
+                &flags.out,
+                flags.songs,
+                flags.seed,
+                flags.quiet,
+            )?;
+            pipeline::train(
+                &corpus,
+                &cfg,
+                &experts,
+                &flags.out,
+                flags.epochs,
+                flags.quiet,
+            )?;
         }
-        Some(Command::Export { ckpt, out, expert, artifacts }) => {
-            pipeline::export(ckpt.as_deref(), out.as_deref(), &ExpertChoice::parse(&expert)?, &artifacts)?;
+        Some(Command::Export {
+            ckpt,
+            out,
+            expert,
+            artifacts,
+        }) => {
+            pipeline::export(
+                ckpt.as_deref(),
+                out.as_deref(),
+                &ExpertChoice::parse(&expert)?,
+                &artifacts,
+            )?;
         }
         Some(Command::ExportRandom { out, seed }) => {
             let reports = pipeline::export_random(&out, &Config::default(), seed)?;
             pipeline::print_export(&reports);
         }
-        Some(Command::Sketch { onnx_dir, out, bars, seed, temperature }) => {
+        Some(Command::Sketch {
+            onnx_dir,
+            out,
+            bars,
+            seed,
+            temperature,
+        }) => {
             let notes = pipeline::sketch(&onnx_dir, &out, bars, seed, temperature)?;
             println!("wrote {bars} bars ({notes} notes) -> {}", out.display());
         }
@@ -163,7 +211,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("--prepare_only and --eval_only exclude each other");
             }
             if f.prepare_only {
-                pipeline::prepare_default_or(&f.common.midi_dir, &f.common.out, f.common.songs, f.common.seed, f.common.quiet)?;
+                pipeline::prepare_default_or(
+                    &f.common.midi_dir,
+                    &f.common.out,
+                    f.common.songs,
+                    f.common.seed,
+                    f.common.quiet,
+                )?;
             } else if f.eval_only {
                 bail!("--eval_only: the report card is not implemented yet (issue 5)");
             } else {
@@ -177,8 +231,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     let cfg = load_config(&flags.config)?;
     let experts = ExpertChoice::parse(&flags.expert)?;
-    let corpus = pipeline::prepare_default_or(&flags.midi_dir, &flags.out, flags.songs, flags.seed, flags.quiet)?;
-    pipeline::train(&corpus, &cfg, &experts, &flags.out, flags.epochs, flags.quiet).context("training")?;
+    let corpus = pipeline::prepare_default_or(
+        &flags.midi_dir,
+        &flags.out,
+        flags.songs,
+        flags.seed,
+        flags.quiet,
+    )?;
+    pipeline::train(
+        &corpus,
+        &cfg,
+        &experts,
+        &flags.out,
+        flags.epochs,
+        flags.quiet,
+    )
+    .context("training")?;
     let onnx = flags.out.join("onnx");
     pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
     if experts.0.len() == 3 {
@@ -186,7 +254,10 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         let notes = pipeline::sketch(&onnx, &sketch, 16, flags.seed, 0.9).context("sketch")?;
         println!("16-bar sketch ({notes} notes) -> {}", sketch.display());
     }
-    println!("artifacts: {}/{{corpus,prepared,checkpoints,logs,onnx}}, train_report.json, sketch.mid", flags.out.display());
+    println!(
+        "artifacts: {}/{{corpus,prepared,checkpoints,logs,onnx}}, train_report.json, sketch.mid",
+        flags.out.display()
+    );
     Ok(())
 }
 

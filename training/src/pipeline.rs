@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use crate::config::Config;
-use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
 use crate::export::{export_checkpoint, ExportReport};
 use crate::model::{ExpertModel, ExpertModelConfig};
+use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
 use crate::train::{checkpoint_path, train_expert, TrainOptions, TrainReport};
 use nomad_muse::runtime::{Band, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
@@ -38,7 +38,12 @@ pub fn print_prepare(m: &Manifest, out: &Path) {
         out.display()
     );
     for e in ExpertKind::ALL {
-        println!("  {:<8} {:>8} tokens, {:.1} tokens/bar", e.name(), m.total_tokens.get(e.name()).unwrap_or(&0), m.tokens_per_bar(e));
+        println!(
+            "  {:<8} {:>8} tokens, {:.1} tokens/bar",
+            e.name(),
+            m.total_tokens.get(e.name()).unwrap_or(&0),
+            m.tokens_per_bar(e)
+        );
     }
     for s in &m.skipped {
         println!("  skipped {}: {}", s.path, s.reason);
@@ -79,18 +84,36 @@ pub fn train(
 ) -> anyhow::Result<Vec<TrainReport>> {
     let mut reports = Vec::new();
     for e in &experts.0 {
-        let r = train_expert(*e, corpus.sequences(*e), cfg, out, &TrainOptions { epochs, quiet })?;
+        let r = train_expert(
+            *e,
+            corpus.sequences(*e),
+            cfg,
+            out,
+            &TrainOptions { epochs, quiet },
+        )?;
         reports.push(r);
     }
-    println!("{:<8} {:>9} {:>7} {:>9} {:>11} {:>10} {:>8}", "expert", "params", "epochs", "val ppl", "unigram ppl", "tok/s", "wall s");
+    println!(
+        "{:<8} {:>9} {:>7} {:>9} {:>11} {:>10} {:>8}",
+        "expert", "params", "epochs", "val ppl", "unigram ppl", "tok/s", "wall s"
+    );
     for r in &reports {
         println!(
             "{:<8} {:>9} {:>7} {:>9.3} {:>11.3} {:>10.0} {:>8.1}",
-            r.expert.name(), r.param_count, r.epochs_run, r.val_perplexity, r.unigram_val_perplexity, r.tokens_per_second, r.wall_seconds
+            r.expert.name(),
+            r.param_count,
+            r.epochs_run,
+            r.val_perplexity,
+            r.unigram_val_perplexity,
+            r.tokens_per_second,
+            r.wall_seconds
         );
         println!("         checkpoint {}", r.checkpoint.display());
     }
-    std::fs::write(out.join("train_report.json"), serde_json::to_string_pretty(&reports)?)?;
+    std::fs::write(
+        out.join("train_report.json"),
+        serde_json::to_string_pretty(&reports)?,
+    )?;
     Ok(reports)
 }
 
@@ -104,19 +127,40 @@ pub fn export(
 ) -> anyhow::Result<Vec<ExportReport>> {
     let jobs: Vec<(PathBuf, PathBuf)> = match ckpt {
         Some(c) => {
-            let stem = c.file_stem().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches("_best").to_string();
-            let target = out.map(Path::to_path_buf).unwrap_or_else(|| artifacts.join("onnx").join(format!("{stem}.onnx")));
+            let stem = c
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("model")
+                .trim_end_matches("_best")
+                .to_string();
+            let target = out
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| artifacts.join("onnx").join(format!("{stem}.onnx")));
             vec![(c.to_path_buf(), target)]
         }
         None => {
-            let dir = out.map(Path::to_path_buf).unwrap_or_else(|| artifacts.join("onnx"));
-            experts.0.iter().map(|e| (checkpoint_path(artifacts, *e), dir.join(format!("{}.onnx", e.name())))).collect()
+            let dir = out
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| artifacts.join("onnx"));
+            experts
+                .0
+                .iter()
+                .map(|e| {
+                    (
+                        checkpoint_path(artifacts, *e),
+                        dir.join(format!("{}.onnx", e.name())),
+                    )
+                })
+                .collect()
         }
     };
     let mut reports = Vec::new();
     for (c, o) in jobs {
         if !c.exists() {
-            bail!("checkpoint {} not found: train first (cargo run --release -p training -- train)", c.display());
+            bail!(
+                "checkpoint {} not found: train first (cargo run --release -p training -- train)",
+                c.display()
+            );
         }
         reports.push(export_checkpoint(&c, &o)?);
     }
@@ -125,7 +169,10 @@ pub fn export(
 }
 
 pub fn print_export(reports: &[ExportReport]) {
-    println!("{:<8} {:>11} {:>15} {:>14} {:>15}", "expert", "fp32 bytes", "quantized bytes", "fp32 max diff", "int8 top-1 agree");
+    println!(
+        "{:<8} {:>11} {:>15} {:>14} {:>15}",
+        "expert", "fp32 bytes", "quantized bytes", "fp32 max diff", "int8 top-1 agree"
+    );
     for r in reports {
         println!(
             "{:<8} {:>11} {:>15} {:>14.2e} {:>15.1}%",
@@ -135,7 +182,11 @@ pub fn print_export(reports: &[ExportReport]) {
             r.parity.fp32_max_abs_diff,
             r.parity.quantized_top1_agreement * 100.0
         );
-        println!("         {} / {}", r.fp32_path.display(), r.quantized_path.display());
+        println!(
+            "         {} / {}",
+            r.fp32_path.display(),
+            r.quantized_path.display()
+        );
     }
 }
 
@@ -148,17 +199,35 @@ pub fn export_random(out_dir: &Path, cfg: &Config, seed: u64) -> anyhow::Result<
         let model = ExpertModel::new(ExpertModelConfig::from_config(e, cfg), seed ^ e as u64)?;
         let ckpt = out_dir.join(format!("{}_random.safetensors", e.name()));
         model.save(&ckpt, "untrained")?;
-        reports.push(export_checkpoint(&ckpt, &out_dir.join(format!("{}.onnx", e.name())))?);
+        reports.push(export_checkpoint(
+            &ckpt,
+            &out_dir.join(format!("{}.onnx", e.name())),
+        )?);
     }
     Ok(reports)
 }
 
 /// Generates `bars` bars with the three exported experts in `onnx_dir` and
 /// writes them to `out` as MIDI.
-pub fn sketch(onnx_dir: &Path, out: &Path, bars: u32, seed: u64, temperature: f32) -> anyhow::Result<usize> {
-    let mut band = Band::load(&onnx_dir.join("drums.onnx"), &onnx_dir.join("harmony.onnx"), &onnx_dir.join("melody.onnx"), seed)?;
+pub fn sketch(
+    onnx_dir: &Path,
+    out: &Path,
+    bars: u32,
+    seed: u64,
+    temperature: f32,
+) -> anyhow::Result<usize> {
+    let mut band = Band::load(
+        &onnx_dir.join("drums.onnx"),
+        &onnx_dir.join("harmony.onnx"),
+        &onnx_dir.join("melody.onnx"),
+        seed,
+    )?;
     for s in [&mut band.drums, &mut band.harmony, &mut band.melody] {
-        s.options = SamplingOptions { temperature, top_k: 0, top_p: 0.95 };
+        s.options = SamplingOptions {
+            temperature,
+            top_k: 0,
+            top_p: 0.95,
+        };
     }
     for _ in 0..bars {
         band.next_bar()?;

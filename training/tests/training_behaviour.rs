@@ -24,8 +24,26 @@ fn tiny_config(seed: u64) -> Config {
 /// Songs of one 2-bar drum pattern.
 fn two_bar_songs(n: usize) -> Vec<(String, EncodedSequence)> {
     let v = Vocabulary::for_expert(ExpertKind::Drums);
-    let bar_a = [Token::Beat(0), Token::Substep(0), Token::DrumHit(36), Token::VelBin(6), Token::Beat(1), Token::Substep(0), Token::DrumHit(38), Token::VelBin(7)];
-    let bar_b = [Token::Beat(0), Token::Substep(2), Token::DrumHit(42), Token::VelBin(4), Token::Beat(2), Token::Substep(0), Token::DrumHit(36), Token::VelBin(6)];
+    let bar_a = [
+        Token::Beat(0),
+        Token::Substep(0),
+        Token::DrumHit(36),
+        Token::VelBin(6),
+        Token::Beat(1),
+        Token::Substep(0),
+        Token::DrumHit(38),
+        Token::VelBin(7),
+    ];
+    let bar_b = [
+        Token::Beat(0),
+        Token::Substep(2),
+        Token::DrumHit(42),
+        Token::VelBin(4),
+        Token::Beat(2),
+        Token::Substep(0),
+        Token::DrumHit(36),
+        Token::VelBin(6),
+    ];
     (0..n)
         .map(|i| {
             let mut t = vec![Token::Bos];
@@ -34,7 +52,13 @@ fn two_bar_songs(n: usize) -> Vec<(String, EncodedSequence)> {
                 t.extend(if bar % 2 == 0 { bar_a } else { bar_b });
             }
             t.push(Token::Eos);
-            (format!("song{i}"), EncodedSequence { tokens: t.iter().map(|x| v.id(*x).unwrap()).collect(), ..Default::default() })
+            (
+                format!("song{i}"),
+                EncodedSequence {
+                    tokens: t.iter().map(|x| v.id(*x).unwrap()).collect(),
+                    ..Default::default()
+                },
+            )
         })
         .collect()
 }
@@ -52,10 +76,20 @@ fn a_tiny_model_memorises_a_two_bar_pattern() {
     let mut cfg = tiny_config(1);
     cfg.training.seq_len = 24;
     cfg.training.batch_size = 2;
-    let quiet = TrainOptions { epochs: Some(150), quiet: true };
+    let quiet = TrainOptions {
+        epochs: Some(150),
+        quiet: true,
+    };
     let report = train_expert(ExpertKind::Drums, &two_bar_songs(8), &cfg, &dir, &quiet).unwrap();
-    println!("memorisation: best val loss {:.4} (ppl {:.3}) after {} epochs", report.best_val_loss, report.val_perplexity, report.epochs_run);
-    assert!(report.best_val_loss < 0.1, "val loss {}", report.best_val_loss);
+    println!(
+        "memorisation: best val loss {:.4} (ppl {:.3}) after {} epochs",
+        report.best_val_loss, report.val_perplexity, report.epochs_run
+    );
+    assert!(
+        report.best_val_loss < 0.1,
+        "val loss {}",
+        report.best_val_loss
+    );
     assert!(report.val_perplexity < report.unigram_val_perplexity);
     assert!(dir.join("checkpoints/drums_best.safetensors").exists());
     assert!(dir.join("checkpoints/fingerprint.json").exists());
@@ -67,7 +101,17 @@ fn same_seed_same_loss_bit_for_bit() {
     let songs = two_bar_songs(6);
     let run = |seed: u64, name: &str| {
         let dir = temp_dir(name);
-        let r = train_expert(ExpertKind::Drums, &songs, &tiny_config(seed), &dir, &TrainOptions { epochs: Some(3), quiet: true }).unwrap();
+        let r = train_expert(
+            ExpertKind::Drums,
+            &songs,
+            &tiny_config(seed),
+            &dir,
+            &TrainOptions {
+                epochs: Some(3),
+                quiet: true,
+            },
+        )
+        .unwrap();
         std::fs::remove_dir_all(&dir).ok();
         r
     };
@@ -81,9 +125,23 @@ fn same_seed_same_loss_bit_for_bit() {
 #[test]
 fn too_little_data_is_one_clear_error() {
     let dir = temp_dir("empty");
-    let e = train_expert(ExpertKind::Drums, &[], &tiny_config(1), &dir, &TrainOptions::default()).unwrap_err();
+    let e = train_expert(
+        ExpertKind::Drums,
+        &[],
+        &tiny_config(1),
+        &dir,
+        &TrainOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("need at least 2 songs"), "{e}");
-    let e = train_expert(ExpertKind::Drums, &two_bar_songs(1), &tiny_config(1), &dir, &TrainOptions::default()).unwrap_err();
+    let e = train_expert(
+        ExpertKind::Drums,
+        &two_bar_songs(1),
+        &tiny_config(1),
+        &dir,
+        &TrainOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("got 1"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }

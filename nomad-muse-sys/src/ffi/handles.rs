@@ -12,7 +12,10 @@ impl Registry {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashSet<usize>) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(guard.get_or_insert_with(HashSet::new))
     }
 

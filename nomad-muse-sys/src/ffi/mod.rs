@@ -121,7 +121,9 @@ fn path_arg(p: *const c_char, what: &'static str) -> Result<PathBuf, MuseError> 
         return Err(MuseError::NullPointer(what));
     }
     // SAFETY: the caller passes a NUL-terminated string (checked non-null).
-    let s = unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| MuseError::Utf8)?;
+    let s = unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| MuseError::Utf8)?;
     Ok(PathBuf::from(s))
 }
 
@@ -132,9 +134,18 @@ fn options_arg(opts: *const MuseSessionOptions) -> Result<(SamplingOptions, u64)
     // SAFETY: non-null, points to a caller-owned struct.
     let o = unsafe { *opts };
     if !o.temperature.is_finite() || !o.top_p.is_finite() {
-        return Err(MuseError::InvalidArgument("temperature and top_p must be finite".into()));
+        return Err(MuseError::InvalidArgument(
+            "temperature and top_p must be finite".into(),
+        ));
     }
-    Ok((SamplingOptions { temperature: o.temperature, top_k: o.top_k, top_p: o.top_p }, o.seed))
+    Ok((
+        SamplingOptions {
+            temperature: o.temperature,
+            top_k: o.top_k,
+            top_p: o.top_p,
+        },
+        o.seed,
+    ))
 }
 
 fn session<'a>(s: *mut MuseSession) -> Result<&'a mut ExpertSession, MuseError> {
@@ -142,7 +153,9 @@ fn session<'a>(s: *mut MuseSession) -> Result<&'a mut ExpertSession, MuseError> 
         return Err(MuseError::NullPointer("session"));
     }
     if !SESSIONS.contains(s as usize) {
-        return Err(MuseError::InvalidHandle("not a live MuseSession (freed or foreign pointer)"));
+        return Err(MuseError::InvalidHandle(
+            "not a live MuseSession (freed or foreign pointer)",
+        ));
     }
     // SAFETY: the registry holds only pointers from Box::into_raw not yet freed.
     Ok(unsafe { &mut (*s).inner })
@@ -153,7 +166,9 @@ fn band<'a>(b: *mut MuseBand) -> Result<&'a mut MuseBand, MuseError> {
         return Err(MuseError::NullPointer("band"));
     }
     if !BANDS.contains(b as usize) {
-        return Err(MuseError::InvalidHandle("not a live MuseBand (freed or foreign pointer)"));
+        return Err(MuseError::InvalidHandle(
+            "not a live MuseBand (freed or foreign pointer)",
+        ));
     }
     // SAFETY: as for sessions.
     Ok(unsafe { &mut *b })
@@ -202,7 +217,9 @@ pub unsafe extern "C" fn muse_session_free(session: *mut MuseSession) -> MuseSta
             return Ok(());
         }
         if !SESSIONS.remove(session as usize) {
-            return Err(MuseError::InvalidHandle("not a live MuseSession (freed or foreign pointer)"));
+            return Err(MuseError::InvalidHandle(
+                "not a live MuseSession (freed or foreign pointer)",
+            ));
         }
         drop(Box::from_raw(session));
         Ok(())
@@ -238,7 +255,10 @@ pub unsafe extern "C" fn muse_vocab_size(s: *mut MuseSession, out: *mut usize) -
 /// # Safety
 /// `s` as for `muse_session_reset`; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn muse_expert_kind(s: *mut MuseSession, out: *mut MuseExpertKind) -> MuseStatus {
+pub unsafe extern "C" fn muse_expert_kind(
+    s: *mut MuseSession,
+    out: *mut MuseExpertKind,
+) -> MuseStatus {
     guard(|| {
         let kind = match session(s)?.expert() {
             ExpertKind::Drums => MuseExpertKind::MuseExpertDrums,
@@ -258,19 +278,29 @@ pub unsafe extern "C" fn muse_expert_kind(s: *mut MuseSession, out: *mut MuseExp
 /// # Safety
 /// `buf` must point to `len` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn muse_token_to_string(s: *mut MuseSession, token: i32, buf: *mut c_char, len: usize) -> MuseStatus {
+pub unsafe extern "C" fn muse_token_to_string(
+    s: *mut MuseSession,
+    token: i32,
+    buf: *mut c_char,
+    len: usize,
+) -> MuseStatus {
     guard(|| {
         let session = session(s)?;
         let t = u32::try_from(token)
             .ok()
             .and_then(|t| session.vocabulary().token(t))
-            .ok_or_else(|| MuseError::InvalidArgument(format!("token {token} is outside the vocabulary")))?;
+            .ok_or_else(|| {
+                MuseError::InvalidArgument(format!("token {token} is outside the vocabulary"))
+            })?;
         if buf.is_null() {
             return Err(MuseError::NullPointer("buf"));
         }
         let text = t.to_string();
         if text.len() + 1 > len {
-            return Err(MuseError::BufferTooSmall { needed: text.len() + 1, capacity: len });
+            return Err(MuseError::BufferTooSmall {
+                needed: text.len() + 1,
+                capacity: len,
+            });
         }
         std::ptr::copy_nonoverlapping(text.as_ptr() as *const c_char, buf, text.len());
         *buf.add(text.len()) = 0;
@@ -282,8 +312,7 @@ unsafe fn generate(
     s: *mut MuseSession,
     context: *const i32,
     n: usize,
-    chord: i32,
-    key: i32,
+    (chord, key): (i32, i32),
     temperature: f32,
     rng_state: *mut u64,
     out_token: *mut i32,
@@ -296,15 +325,22 @@ unsafe fn generate(
         return Err(MuseError::NullPointer("context"));
     }
     if !temperature.is_finite() {
-        return Err(MuseError::InvalidArgument("temperature must be finite".into()));
+        return Err(MuseError::InvalidArgument(
+            "temperature must be finite".into(),
+        ));
     }
     let (chord, key) = (
         u32::try_from(chord).map_err(|_| MuseError::InvalidArgument("chord id < 0".into()))?,
         u32::try_from(key).map_err(|_| MuseError::InvalidArgument("key id < 0".into()))?,
     );
-    let ctx = if n == 0 { &[][..] } else { std::slice::from_raw_parts(context, n) };
+    let ctx = if n == 0 {
+        &[][..]
+    } else {
+        std::slice::from_raw_parts(context, n)
+    };
     for t in ctx {
-        let id = u32::try_from(*t).map_err(|_| MuseError::InvalidArgument(format!("token {t} < 0")))?;
+        let id =
+            u32::try_from(*t).map_err(|_| MuseError::InvalidArgument(format!("token {t} < 0")))?;
         session.feed(id, chord, key)?;
     }
     session.options.temperature = temperature;
@@ -327,7 +363,7 @@ pub unsafe extern "C" fn muse_generate_next(
     rng_state: *mut u64,
     out_token: *mut i32,
 ) -> MuseStatus {
-    guard(|| generate(s, context, n, 132, 0, temperature, rng_state, out_token))
+    guard(|| generate(s, context, n, (132, 0), temperature, rng_state, out_token))
 }
 
 /// Melody: like `muse_generate_next`, with the chord (0..133, 132 = no chord)
@@ -336,6 +372,7 @@ pub unsafe extern "C" fn muse_generate_next(
 /// # Safety
 /// As for `muse_generate_next`.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature is the contract
 pub unsafe extern "C" fn muse_generate_next_conditioned(
     s: *mut MuseSession,
     context: *const i32,
@@ -348,9 +385,20 @@ pub unsafe extern "C" fn muse_generate_next_conditioned(
 ) -> MuseStatus {
     guard(|| {
         if session(s)?.expert() != ExpertKind::Melody {
-            return Err(MuseError::WrongExpert { expected: "melody".into(), found: session(s)?.expert().name().into() });
+            return Err(MuseError::WrongExpert {
+                expected: "melody".into(),
+                found: session(s)?.expert().name().into(),
+            });
         }
-        generate(s, context, n, chord, key, temperature, rng_state, out_token)
+        generate(
+            s,
+            context,
+            n,
+            (chord, key),
+            temperature,
+            rng_state,
+            out_token,
+        )
     })
 }
 
@@ -370,13 +418,20 @@ pub unsafe extern "C" fn muse_band_new(
         if out.is_null() {
             return Err(MuseError::NullPointer("out"));
         }
-        let (d, h, m) = (path_arg(drums_path, "drums_path")?, path_arg(harmony_path, "harmony_path")?, path_arg(melody_path, "melody_path")?);
+        let (d, h, m) = (
+            path_arg(drums_path, "drums_path")?,
+            path_arg(harmony_path, "harmony_path")?,
+            path_arg(melody_path, "melody_path")?,
+        );
         let (options, seed) = options_arg(opts)?;
         let mut inner = Band::load(&d, &h, &m, seed)?;
         for s in [&mut inner.drums, &mut inner.harmony, &mut inner.melody] {
             s.options = options;
         }
-        let raw = Box::into_raw(Box::new(MuseBand { inner, pending: Vec::new() }));
+        let raw = Box::into_raw(Box::new(MuseBand {
+            inner,
+            pending: Vec::new(),
+        }));
         BANDS.insert(raw as usize);
         *out = raw;
         Ok(())
@@ -410,10 +465,19 @@ pub unsafe extern "C" fn muse_band_next_bar(
         let notes = &band.pending;
         *out_count = notes.len();
         if notes.len() > capacity {
-            return Err(MuseError::BufferTooSmall { needed: notes.len(), capacity });
+            return Err(MuseError::BufferTooSmall {
+                needed: notes.len(),
+                capacity,
+            });
         }
         for (i, n) in notes.iter().enumerate() {
-            *out.add(i) = MuseNoteEvent { tick: n.tick, duration: n.duration, pitch: n.pitch, velocity: n.velocity, channel: n.channel };
+            *out.add(i) = MuseNoteEvent {
+                tick: n.tick,
+                duration: n.duration,
+                pitch: n.pitch,
+                velocity: n.velocity,
+                channel: n.channel,
+            };
         }
         band.pending.clear();
         Ok(())
@@ -425,15 +489,24 @@ pub unsafe extern "C" fn muse_band_next_bar(
 /// # Safety
 /// `path` NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn muse_band_write_midi(b: *mut MuseBand, path: *const c_char, bpm: f64) -> MuseStatus {
+pub unsafe extern "C" fn muse_band_write_midi(
+    b: *mut MuseBand,
+    path: *const c_char,
+    bpm: f64,
+) -> MuseStatus {
     guard(|| {
         let band = &band(b)?.inner;
         let path = path_arg(path, "path")?;
         if !(bpm.is_finite() && bpm > 3.6 && bpm < 1000.0) {
-            return Err(MuseError::InvalidArgument(format!("bpm {bpm} out of range")));
+            return Err(MuseError::InvalidArgument(format!(
+                "bpm {bpm} out of range"
+            )));
         }
         let bytes = band.midi_bytes(bpm)?;
-        std::fs::write(&path, bytes).map_err(|e| MuseError::Io { path: path.display().to_string(), message: e.to_string() })
+        std::fs::write(&path, bytes).map_err(|e| MuseError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
     })
 }
 
@@ -458,7 +531,9 @@ pub unsafe extern "C" fn muse_band_free(b: *mut MuseBand) -> MuseStatus {
             return Ok(());
         }
         if !BANDS.remove(b as usize) {
-            return Err(MuseError::InvalidHandle("not a live MuseBand (freed or foreign pointer)"));
+            return Err(MuseError::InvalidHandle(
+                "not a live MuseBand (freed or foreign pointer)",
+            ));
         }
         drop(Box::from_raw(b));
         Ok(())

@@ -30,7 +30,10 @@ const BASS_ROOT_BONUS: f32 = 0.1;
 
 impl ChordExtractor {
     pub fn new() -> Self {
-        ChordExtractor { window_beats: 2, min_score: 0.3 }
+        ChordExtractor {
+            window_beats: 2,
+            min_score: 0.3,
+        }
     }
 
     /// Labels one window from its pitch-class weights and lowest pitch class.
@@ -49,9 +52,16 @@ impl ChordExtractor {
                 let threshold = WEAK_TONE * inside / tones.len() as f32;
                 let missing: f32 = tones
                     .iter()
-                    .map(|pc| if threshold > 0.0 { (1.0 - w[*pc as usize] / threshold).max(0.0) } else { 1.0 })
+                    .map(|pc| {
+                        if threshold > 0.0 {
+                            (1.0 - w[*pc as usize] / threshold).max(0.0)
+                        } else {
+                            1.0
+                        }
+                    })
                     .sum();
-                let mut score = inside - OUTSIDE_PENALTY * (1.0 - inside) - MISSING_PENALTY * missing;
+                let mut score =
+                    inside - OUTSIDE_PENALTY * (1.0 - inside) - MISSING_PENALTY * missing;
                 if bass_pc == Some(root) {
                     score += BASS_ROOT_BONUS;
                 }
@@ -75,7 +85,11 @@ impl ChordExtractor {
 
     /// Like [`ChordExtractor::extract`], each note's duration scaled by its
     /// weight (e.g. melody notes count less: they carry passing tones).
-    pub fn extract_weighted(&self, notes: &[(&NoteEvent, f32)], global: &GlobalInfo) -> Vec<ChordSpan> {
+    pub fn extract_weighted(
+        &self,
+        notes: &[(&NoteEvent, f32)],
+        global: &GlobalInfo,
+    ) -> Vec<ChordSpan> {
         let window = self.window_beats.max(1) * STEPS_PER_BEAT;
         let mut spans: Vec<ChordSpan> = Vec::new();
         let mut sorted: Vec<(&NoteEvent, f32)> = notes.to_vec();
@@ -91,7 +105,10 @@ impl ChordExtractor {
                 let mut bass: Option<u8> = None;
                 // Notes are sorted by onset; anything starting at or after `end` is irrelevant.
                 for (n, weight) in sorted.iter().take_while(|(n, _)| n.onset_step < end) {
-                    let (s, e) = (n.onset_step.max(start), (n.onset_step + n.duration_steps).min(end));
+                    let (s, e) = (
+                        n.onset_step.max(start),
+                        (n.onset_step + n.duration_steps).min(end),
+                    );
                     if e > s {
                         weights[(n.pitch % 12) as usize] += (e - s) as f32 * weight;
                         bass = Some(bass.map_or(n.pitch, |b: u8| b.min(n.pitch)));
@@ -161,7 +178,12 @@ mod tests {
 
     /// Voices `label` from `base` with `inversion` (0 = root position).
     fn voice(label: ChordLabel, base: u8, inversion: usize) -> Vec<u8> {
-        let mut pcs: Vec<u8> = label.quality.intervals().iter().map(|i| base + label.root + i).collect();
+        let mut pcs: Vec<u8> = label
+            .quality
+            .intervals()
+            .iter()
+            .map(|i| base + label.root + i)
+            .collect();
         for _ in 0..inversion.min(pcs.len() - 1) {
             let low = pcs.remove(0);
             pcs.push(low + 12);
@@ -177,7 +199,10 @@ mod tests {
             for mode in [Mode::Major, Mode::Minor] {
                 let key = Key::new(tonic, mode);
                 // I–vi–IV–V in triads and ii7–V7–Imaj7 with sevenths.
-                let mut labels: Vec<ChordLabel> = [0, 5, 3, 4].iter().map(|d| key.diatonic_triad(*d)).collect();
+                let mut labels: Vec<ChordLabel> = [0, 5, 3, 4]
+                    .iter()
+                    .map(|d| key.diatonic_triad(*d))
+                    .collect();
                 labels.extend([1, 4, 0].iter().map(|d| key.diatonic_seventh(*d)));
                 let voiced: Vec<Vec<u8>> = labels
                     .iter()
@@ -197,7 +222,9 @@ mod tests {
                         let step = bar as u32 * 16 + half * 8;
                         let got = spans
                             .iter()
-                            .find(|s| s.step_start <= step && step < s.step_start + s.duration_steps)
+                            .find(|s| {
+                                s.step_start <= step && step < s.step_start + s.duration_steps
+                            })
                             .map(|s| s.chord.label());
                         if got == Some(*label) {
                             right += 1;
@@ -207,7 +234,10 @@ mod tests {
             }
         }
         let accuracy = right as f64 / total as f64;
-        println!("chord accuracy on labelled progressions: {right}/{total} = {:.1}%", accuracy * 100.0);
+        println!(
+            "chord accuracy on labelled progressions: {right}/{total} = {:.1}%",
+            accuracy * 100.0
+        );
         assert!(accuracy >= 0.95, "accuracy {accuracy}");
     }
 
@@ -219,7 +249,10 @@ mod tests {
             w[pc] = 1.0;
         }
         // C major in first inversion (E in the bass).
-        assert_eq!(x.label_window(&w, Some(4)).0, ChordLabel::new(0, ChordQuality::Maj));
+        assert_eq!(
+            x.label_window(&w, Some(4)).0,
+            ChordLabel::new(0, ChordQuality::Maj)
+        );
         assert_eq!(x.label_window(&[0.0; 12], None).0, ChordLabel::NONE);
     }
 

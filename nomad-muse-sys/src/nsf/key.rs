@@ -18,8 +18,12 @@ fn is_tonic_chord(key: Key, chord: ChordLabel) -> bool {
         }
 }
 
-const KK_MAJOR: [f64; 12] = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
-const KK_MINOR: [f64; 12] = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17];
+const KK_MAJOR: [f64; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+const KK_MINOR: [f64; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct KeyDetector;
@@ -75,12 +79,17 @@ impl KeyDetector {
     /// [`KeyDetector::detect`] plus the cadence evidence of the extracted
     /// chords: a key whose tonic chord closes (or opens) the song is favoured.
     pub fn detect_with_chords(&self, notes: &[NoteEvent], chords: &[ChordSpan]) -> (Key, f32) {
-        let sounding: Vec<ChordLabel> = chords.iter().map(|c| c.chord.label()).filter(|c| !c.is_none()).collect();
+        let sounding: Vec<ChordLabel> = chords
+            .iter()
+            .map(|c| c.chord.label())
+            .filter(|c| !c.is_none())
+            .collect();
         let profile = self.profile(notes);
         let mut scores: Vec<(f64, Key)> = Vec::with_capacity(24);
         for tonic in 0..12u8 {
             for (mode, template) in [(Mode::Major, &KK_MAJOR), (Mode::Minor, &KK_MINOR)] {
-                let rotated: [f64; 12] = std::array::from_fn(|i| template[(i + 12 - tonic as usize) % 12]);
+                let rotated: [f64; 12] =
+                    std::array::from_fn(|i| template[(i + 12 - tonic as usize) % 12]);
                 let key = Key::new(tonic, mode);
                 let mut score = pearson(&profile, &rotated);
                 if sounding.last().is_some_and(|c| is_tonic_chord(key, *c)) {

@@ -47,25 +47,52 @@ fn check_kind(s: &ExpertSession, want: ExpertKind) -> Result<(), MuseError> {
     if s.expert() == want {
         Ok(())
     } else {
-        Err(MuseError::WrongExpert { expected: want.name().into(), found: s.expert().name().into() })
+        Err(MuseError::WrongExpert {
+            expected: want.name().into(),
+            found: s.expert().name().into(),
+        })
     }
 }
 
 /// Closed-position voicing of a chord from C3 upwards.
 fn voice_chord(chord: ChordLabel) -> Vec<u8> {
-    chord.quality.intervals().iter().map(|i| 48 + chord.root + i).collect()
+    chord
+        .quality
+        .intervals()
+        .iter()
+        .map(|i| 48 + chord.root + i)
+        .collect()
 }
 
 impl Band {
     pub fn load(drums: &Path, harmony: &Path, melody: &Path, seed: u64) -> Result<Self, MuseError> {
-        Self::new(ExpertSession::load(drums)?, ExpertSession::load(harmony)?, ExpertSession::load(melody)?, seed)
+        Self::new(
+            ExpertSession::load(drums)?,
+            ExpertSession::load(harmony)?,
+            ExpertSession::load(melody)?,
+            seed,
+        )
     }
 
-    pub fn new(drums: ExpertSession, harmony: ExpertSession, melody: ExpertSession, seed: u64) -> Result<Self, MuseError> {
+    pub fn new(
+        drums: ExpertSession,
+        harmony: ExpertSession,
+        melody: ExpertSession,
+        seed: u64,
+    ) -> Result<Self, MuseError> {
         check_kind(&drums, ExpertKind::Drums)?;
         check_kind(&harmony, ExpertKind::Harmony)?;
         check_kind(&melody, ExpertKind::Melody)?;
-        Ok(Band { drums, harmony, melody, rng_state: seed, seed, bar: 0, key: None, notes: Vec::new() })
+        Ok(Band {
+            drums,
+            harmony,
+            melody,
+            rng_state: seed,
+            seed,
+            bar: 0,
+            key: None,
+            notes: Vec::new(),
+        })
     }
 
     pub fn reset(&mut self) {
@@ -163,14 +190,24 @@ impl Band {
 
         // Melody, conditioned at every step on the chord sounding there.
         let key_id = key.dense_index();
-        let chord_at = |step: Option<u32>| chords[(step.unwrap_or(0) / SUBSTEPS).min(3) as usize].dense_index();
+        let chord_at = |step: Option<u32>| {
+            chords[(step.unwrap_or(0) / SUBSTEPS).min(3) as usize].dense_index()
+        };
         if bar == 0 {
             self.melody.feed(BOS_ID, chords[0].dense_index(), key_id)?;
-            let k = self.melody.vocabulary().id(Token::ConditionKey(key)).unwrap_or(BOS_ID);
+            let k = self
+                .melody
+                .vocabulary()
+                .id(Token::ConditionKey(key))
+                .unwrap_or(BOS_ID);
             self.melody.feed(k, chords[0].dense_index(), key_id)?;
         }
         for t in [bar_token, Token::ConditionChord(chords[0])] {
-            let id = self.melody.vocabulary().id(t).ok_or_else(|| MuseError::Model(format!("{t} missing")))?;
+            let id = self
+                .melody
+                .vocabulary()
+                .id(t)
+                .ok_or_else(|| MuseError::Model(format!("{t} missing")))?;
             self.melody.feed(id, chords[0].dense_index(), key_id)?;
         }
         let melody_tokens = {
@@ -245,7 +282,13 @@ impl Band {
                 .notes
                 .iter()
                 .filter(|n| n.channel == channel)
-                .map(|n| MidiNote { tick: n.tick as u64, duration: n.duration as u64, pitch: n.pitch, velocity: n.velocity, channel })
+                .map(|n| MidiNote {
+                    tick: n.tick as u64,
+                    duration: n.duration as u64,
+                    pitch: n.pitch,
+                    velocity: n.velocity,
+                    channel,
+                })
                 .collect(),
         };
         let spec = MidiSongSpec {

@@ -35,7 +35,11 @@ pub struct SamplingOptions {
 
 impl Default for SamplingOptions {
     fn default() -> Self {
-        SamplingOptions { temperature: 1.0, top_k: 0, top_p: 1.0 }
+        SamplingOptions {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        }
     }
 }
 
@@ -60,7 +64,10 @@ pub fn sample_masked(
         return None;
     }
     if opts.temperature <= 0.0 || !opts.temperature.is_finite() {
-        return scratch.iter().max_by(|a, b| a.0.total_cmp(&b.0)).map(|x| x.1);
+        return scratch
+            .iter()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|x| x.1);
     }
     for entry in scratch.iter_mut() {
         entry.0 = ((entry.0 - max) / opts.temperature).exp();
@@ -107,12 +114,39 @@ mod tests {
         let mut state = 42u64;
         let mut scratch = Vec::new();
         for _ in 0..500 {
-            let t = sample_masked(&logits, &allowed, &SamplingOptions::default(), &mut XorShiftRng(&mut state), &mut scratch);
+            let t = sample_masked(
+                &logits,
+                &allowed,
+                &SamplingOptions::default(),
+                &mut XorShiftRng(&mut state),
+                &mut scratch,
+            );
             assert!(matches!(t, Some(1..=3)));
         }
-        let greedy = SamplingOptions { temperature: 0.0, ..Default::default() };
-        assert_eq!(sample_masked(&logits, &allowed, &greedy, &mut XorShiftRng(&mut state), &mut scratch), Some(2));
-        assert_eq!(sample_masked(&logits, &[false; 4], &greedy, &mut XorShiftRng(&mut state), &mut scratch), None);
+        let greedy = SamplingOptions {
+            temperature: 0.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            sample_masked(
+                &logits,
+                &allowed,
+                &greedy,
+                &mut XorShiftRng(&mut state),
+                &mut scratch
+            ),
+            Some(2)
+        );
+        assert_eq!(
+            sample_masked(
+                &logits,
+                &[false; 4],
+                &greedy,
+                &mut XorShiftRng(&mut state),
+                &mut scratch
+            ),
+            None
+        );
     }
 
     #[test]
@@ -121,11 +155,37 @@ mod tests {
         let allowed = [true; 4];
         let mut state = 7u64;
         let mut scratch = Vec::new();
-        let k1 = SamplingOptions { temperature: 1.0, top_k: 1, top_p: 1.0 };
-        let p = SamplingOptions { temperature: 1.0, top_k: 0, top_p: 0.9 };
+        let k1 = SamplingOptions {
+            temperature: 1.0,
+            top_k: 1,
+            top_p: 1.0,
+        };
+        let p = SamplingOptions {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 0.9,
+        };
         for _ in 0..300 {
-            assert_eq!(sample_masked(&logits, &allowed, &k1, &mut XorShiftRng(&mut state), &mut scratch), Some(0));
-            assert!(matches!(sample_masked(&logits, &allowed, &p, &mut XorShiftRng(&mut state), &mut scratch), Some(0 | 1)));
+            assert_eq!(
+                sample_masked(
+                    &logits,
+                    &allowed,
+                    &k1,
+                    &mut XorShiftRng(&mut state),
+                    &mut scratch
+                ),
+                Some(0)
+            );
+            assert!(matches!(
+                sample_masked(
+                    &logits,
+                    &allowed,
+                    &p,
+                    &mut XorShiftRng(&mut state),
+                    &mut scratch
+                ),
+                Some(0 | 1)
+            ));
         }
     }
 
@@ -137,7 +197,16 @@ mod tests {
             let mut s = seed;
             let mut scratch = Vec::new();
             (0..20)
-                .map(|_| sample_masked(&logits, &allowed, &SamplingOptions::default(), &mut XorShiftRng(&mut s), &mut scratch).unwrap())
+                .map(|_| {
+                    sample_masked(
+                        &logits,
+                        &allowed,
+                        &SamplingOptions::default(),
+                        &mut XorShiftRng(&mut s),
+                        &mut scratch,
+                    )
+                    .unwrap()
+                })
                 .collect()
         };
         assert_eq!(run(3), run(3));

@@ -30,31 +30,46 @@ fn model_err(e: impl std::fmt::Display) -> MuseError {
 
 impl std::fmt::Debug for ExpertSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExpertSession").field("expert", &self.expert).field("layers", &self.layers).finish()
+        f.debug_struct("ExpertSession")
+            .field("expert", &self.expert)
+            .field("layers", &self.layers)
+            .finish()
     }
 }
 
 impl ExpertSession {
     /// Loads an exported expert; everything it needs is in the file's metadata.
     pub fn load(path: &Path) -> Result<Self, MuseError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| MuseError::Io { path: path.display().to_string(), message: e.to_string() })?;
-        let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut bytes.as_slice()).map_err(|e| {
-            MuseError::Model(format!("{} is not an ONNX model: {e}", path.display()))
+        let bytes = std::fs::read(path).map_err(|e| MuseError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
         })?;
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut bytes.as_slice())
+            .map_err(|e| {
+                MuseError::Model(format!("{} is not an ONNX model: {e}", path.display()))
+            })?;
         let meta = |key: &str| -> Result<String, MuseError> {
             proto
                 .metadata_props
                 .iter()
                 .find(|p| p.key == key)
                 .map(|p| p.value.clone())
-                .ok_or_else(|| MuseError::Model(format!("{}: missing metadata {key} (not a Nomad Muse expert)", path.display())))
+                .ok_or_else(|| {
+                    MuseError::Model(format!(
+                        "{}: missing metadata {key} (not a Nomad Muse expert)",
+                        path.display()
+                    ))
+                })
         };
         let vocab = Vocabulary::from_json(&meta("nomad.vocab")?).map_err(model_err)?;
         let expert = vocab.expert();
         if meta("nomad.expert")? != expert.name() {
-            return Err(MuseError::Model(format!("{}: expert metadata and vocabulary disagree", path.display())));
+            return Err(MuseError::Model(format!(
+                "{}: expert metadata and vocabulary disagree",
+                path.display()
+            )));
         }
         let layers: usize = meta("nomad.num_layers")?.parse().map_err(model_err)?;
         let hidden_size: usize = meta("nomad.hidden_size")?.parse().map_err(model_err)?;
@@ -100,13 +115,20 @@ impl ExpertSession {
 
     /// Back to the start: zero state, empty grammar.
     pub fn reset(&mut self) {
-        self.hidden = Some(Tensor::zero::<f32>(&[self.layers, 1, self.hidden_size]).unwrap_or_default().into());
+        self.hidden = Some(
+            Tensor::zero::<f32>(&[self.layers, 1, self.hidden_size])
+                .unwrap_or_default()
+                .into(),
+        );
         self.grammar.reset();
         self.has_logits = false;
     }
 
     fn run_step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let hidden = self.hidden.take().ok_or_else(|| MuseError::Model("session state lost".into()))?;
+        let hidden = self
+            .hidden
+            .take()
+            .ok_or_else(|| MuseError::Model("session state lost".into()))?;
         let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden);
         if self.expert == ExpertKind::Melody {
             inputs.push(tensor1(&[chord as i64]).into());
@@ -115,7 +137,11 @@ impl ExpertSession {
         let mut out = self.state.run(inputs).map_err(model_err)?;
         let logits = out[0].to_plain_array_view::<f32>().map_err(model_err)?;
         if logits.len() != self.logits.len() {
-            return Err(MuseError::Model(format!("model gives {} logits for {} tokens", logits.len(), self.logits.len())));
+            return Err(MuseError::Model(format!(
+                "model gives {} logits for {} tokens",
+                logits.len(),
+                self.logits.len()
+            )));
         }
         for (dst, src) in self.logits.iter_mut().zip(logits.iter()) {
             *dst = *src;
@@ -127,11 +153,20 @@ impl ExpertSession {
 
     /// Feeds `token`; `condition` gives the (chord, key) conditioning ids
     /// once the grammar has consumed the token (melody; ignored otherwise).
-    pub fn feed_with(&mut self, token: u32, condition: impl FnOnce(&Grammar) -> (u32, u32)) -> Result<(), MuseError> {
-        self.grammar.advance(token).map_err(|e| MuseError::InvalidArgument(format!("{}: {e}", self.expert.name())))?;
+    pub fn feed_with(
+        &mut self,
+        token: u32,
+        condition: impl FnOnce(&Grammar) -> (u32, u32),
+    ) -> Result<(), MuseError> {
+        self.grammar
+            .advance(token)
+            .map_err(|e| MuseError::InvalidArgument(format!("{}: {e}", self.expert.name())))?;
         let (chord, key) = condition(&self.grammar);
-        if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT {
-            return Err(MuseError::InvalidArgument(format!("conditioning ids out of range: chord {chord}, key {key}")));
+        if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT
+        {
+            return Err(MuseError::InvalidArgument(format!(
+                "conditioning ids out of range: chord {chord}, key {key}"
+            )));
         }
         self.run_step(token, chord, key)
     }
@@ -141,7 +176,9 @@ impl ExpertSession {
     }
 
     pub fn feed_token(&mut self, token: Token) -> Result<(), MuseError> {
-        let id = self.vocab.id(token).ok_or_else(|| MuseError::InvalidArgument(format!("{token} is not in the vocabulary")))?;
+        let id = self.vocab.id(token).ok_or_else(|| {
+            MuseError::InvalidArgument(format!("{token} is not in the vocabulary"))
+        })?;
         self.feed(id, crate::theory::ChordLabel::NONE.dense_index(), 0)
     }
 
@@ -149,15 +186,31 @@ impl ExpertSession {
     /// allows (the token is not fed).
     pub fn sample(&mut self, rng_state: &mut u64) -> Result<u32, MuseError> {
         if !self.has_logits {
-            return Err(MuseError::InvalidArgument("nothing fed yet: feed at least BOS before sampling".into()));
+            return Err(MuseError::InvalidArgument(
+                "nothing fed yet: feed at least BOS before sampling".into(),
+            ));
         }
         self.grammar.allowed_mask(&mut self.mask);
-        sample_masked(&self.logits, &self.mask, &self.options, &mut XorShiftRng(rng_state), &mut self.scratch)
-            .ok_or_else(|| MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into()))
+        sample_masked(
+            &self.logits,
+            &self.mask,
+            &self.options,
+            &mut XorShiftRng(rng_state),
+            &mut self.scratch,
+        )
+        .ok_or_else(|| {
+            MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into())
+        })
     }
 
     /// Feeds `context` then samples.
-    pub fn generate_next(&mut self, context: &[u32], chord: u32, key: u32, rng_state: &mut u64) -> Result<u32, MuseError> {
+    pub fn generate_next(
+        &mut self,
+        context: &[u32],
+        chord: u32,
+        key: u32,
+        rng_state: &mut u64,
+    ) -> Result<u32, MuseError> {
         for t in context {
             self.feed(*t, chord, key)?;
         }

@@ -18,8 +18,15 @@ pub use rng::SplitMix64;
 pub use styles::Style;
 
 /// Progressions as scale degrees (0-based), one chord per slot.
-const MAJOR_PROGRESSIONS: [[usize; 4]; 5] = [[0, 4, 5, 3], [1, 4, 0, 0], [0, 5, 3, 4], [5, 3, 0, 4], [0, 3, 4, 0]];
-const MINOR_PROGRESSIONS: [[usize; 4]; 4] = [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 4], [0, 3, 6, 2]];
+const MAJOR_PROGRESSIONS: [[usize; 4]; 5] = [
+    [0, 4, 5, 3],
+    [1, 4, 0, 0],
+    [0, 5, 3, 4],
+    [5, 3, 0, 4],
+    [0, 3, 4, 0],
+];
+const MINOR_PROGRESSIONS: [[usize; 4]; 4] =
+    [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 4], [0, 3, 6, 2]];
 
 /// One generated song with its ground truth.
 #[derive(Debug, Clone, Serialize)]
@@ -41,9 +48,20 @@ pub struct GeneratedSong {
 
 /// Diatonic chord on `degree`; minor keys use the harmonic-minor dominant.
 fn chord_on(key: Key, degree: usize, sevenths: bool) -> ChordLabel {
-    let mut c = if sevenths { key.diatonic_seventh(degree) } else { key.diatonic_triad(degree) };
+    let mut c = if sevenths {
+        key.diatonic_seventh(degree)
+    } else {
+        key.diatonic_triad(degree)
+    };
     if key.mode == Mode::Minor && degree == 4 {
-        c = ChordLabel::new(c.root, if sevenths { ChordQuality::Dom7 } else { ChordQuality::Maj });
+        c = ChordLabel::new(
+            c.root,
+            if sevenths {
+                ChordQuality::Dom7
+            } else {
+                ChordQuality::Maj
+            },
+        );
     }
     c
 }
@@ -51,11 +69,15 @@ fn chord_on(key: Key, degree: usize, sevenths: bool) -> ChordLabel {
 /// Close voicing of `chord` whose lowest note is as near `around` as possible.
 fn voice(chord: ChordLabel, around: u8) -> Vec<u8> {
     let pcs = chord.pitch_classes();
-    let best_low = (48..=64u8).filter(|p| pcs.contains(&(p % 12))).min_by_key(|p| p.abs_diff(around)).unwrap_or(55);
+    let best_low = (48..=64u8)
+        .filter(|p| pcs.contains(&(p % 12)))
+        .min_by_key(|p| p.abs_diff(around))
+        .unwrap_or(55);
     let mut notes = vec![best_low];
     for _ in 1..pcs.len() {
         let last = *notes.last().unwrap_or(&best_low);
-        let next = (last + 1..last + 12).find(|p| pcs.contains(&(p % 12)) && !notes.iter().any(|n| n % 12 == p % 12));
+        let next = (last + 1..last + 12)
+            .find(|p| pcs.contains(&(p % 12)) && !notes.iter().any(|n| n % 12 == p % 12));
         if let Some(n) = next {
             notes.push(n);
         }
@@ -67,7 +89,11 @@ fn voice(chord: ChordLabel, around: u8) -> Vec<u8> {
 pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
     let mut rng = SplitMix64::new(seed ^ (index as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
     let style = *rng.pick(&Style::ALL);
-    let mode = if rng.chance(0.6) { Mode::Major } else { Mode::Minor };
+    let mode = if rng.chance(0.6) {
+        Mode::Major
+    } else {
+        Mode::Minor
+    };
     let key = Key::new(rng.below(12) as u8, mode);
     let (lo, hi) = style.tempo_range();
     let tempo = (lo + rng.unit() * (hi - lo)).round();
@@ -80,7 +106,17 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
     };
     // Songs close on the tonic (a final cadence), as most songs do.
     let chords: Vec<ChordLabel> = (0..bars)
-        .map(|b| chord_on(key, if b + 1 == bars { 0 } else { progression[b as usize % 4] }, sevenths))
+        .map(|b| {
+            chord_on(
+                key,
+                if b + 1 == bars {
+                    0
+                } else {
+                    progression[b as usize % 4]
+                },
+                sevenths,
+            )
+        })
         .collect();
     let groove_variant = rng.below(2);
     let fill_every = *rng.pick(&[4u32, 8]);
@@ -101,9 +137,37 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
     // A two-bar rhythmic motif, reused with variations so phrases cohere.
     let motif: Vec<(u32, u32)> = {
         let options: [&[(u32, u32)]; 3] = [
-            &[(0, 4), (4, 2), (6, 2), (8, 4), (12, 4), (16, 6), (22, 2), (24, 8)],
-            &[(0, 2), (2, 2), (4, 4), (10, 2), (12, 4), (16, 4), (20, 4), (24, 4), (28, 4)],
-            &[(0, 6), (6, 2), (8, 2), (10, 2), (12, 4), (16, 8), (26, 2), (28, 4)],
+            &[
+                (0, 4),
+                (4, 2),
+                (6, 2),
+                (8, 4),
+                (12, 4),
+                (16, 6),
+                (22, 2),
+                (24, 8),
+            ],
+            &[
+                (0, 2),
+                (2, 2),
+                (4, 4),
+                (10, 2),
+                (12, 4),
+                (16, 4),
+                (20, 4),
+                (24, 4),
+                (28, 4),
+            ],
+            &[
+                (0, 6),
+                (6, 2),
+                (8, 2),
+                (10, 2),
+                (12, 4),
+                (16, 8),
+                (26, 2),
+                (28, 4),
+            ],
         ];
         rng.pick(&options).to_vec()
     };
@@ -111,7 +175,11 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
         let base = bar as u64 * 16;
         let chord = chords[bar as usize];
         let is_fill = (bar + 1) % fill_every == 0 && bar + 1 < bars;
-        let groove = if is_fill { style.fill(rng.below(2)) } else { style.groove(groove_variant) };
+        let groove = if is_fill {
+            style.fill(rng.below(2))
+        } else {
+            style.groove(groove_variant)
+        };
         for (s, p, v) in groove {
             let v = (v as i32 + rng.below(9) as i32 - 4).clamp(1, 127) as u8;
             drums.push(note(base + s as u64, 1, p, v, 9));
@@ -124,7 +192,13 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
         top = voicing[0];
         for (s, len) in style.comp_rhythm() {
             for p in &voicing {
-                keys.push(note(base + s as u64, len as u64, *p, 70 + rng.below(20) as u8, 2));
+                keys.push(note(
+                    base + s as u64,
+                    len as u64,
+                    *p,
+                    70 + rng.below(20) as u8,
+                    2,
+                ));
             }
         }
         // Bass: root / fifth / octave in the second octave.
@@ -141,19 +215,40 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
         // Melody: chord tones on strong steps, scale steps in between; the
         // last bar holds the tonic.
         if bar + 1 == bars {
-            let tonic = (60..=84u8).filter(|p| p % 12 == key.tonic).min_by_key(|p| p.abs_diff(melody_pitch));
+            let tonic = (60..=84u8)
+                .filter(|p| p % 12 == key.tonic)
+                .min_by_key(|p| p.abs_diff(melody_pitch));
             lead.push(note(base, 16, tonic.unwrap_or(72), 100, 0));
             continue;
         }
-        for (s, len) in motif.iter().filter(|(s, _)| (s / 16) == bar % 2).map(|(s, l)| (s % 16, *l)) {
+        for (s, len) in motif
+            .iter()
+            .filter(|(s, _)| (s / 16) == bar % 2)
+            .map(|(s, l)| (s % 16, *l))
+        {
             let strong = s % 4 == 0;
             let candidates: Vec<u8> = (60..=88u8)
-                .filter(|p| if strong { chord.contains_pitch_class(p % 12) } else { scale.contains(&(p % 12)) })
+                .filter(|p| {
+                    if strong {
+                        chord.contains_pitch_class(p % 12)
+                    } else {
+                        scale.contains(&(p % 12))
+                    }
+                })
                 .collect();
             let target = melody_pitch as i32 + rng.below(7) as i32 - 3;
-            let p = *candidates.iter().min_by_key(|p| (**p as i32 - target).abs()).unwrap_or(&melody_pitch);
+            let p = *candidates
+                .iter()
+                .min_by_key(|p| (**p as i32 - target).abs())
+                .unwrap_or(&melody_pitch);
             melody_pitch = p.clamp(64, 84);
-            lead.push(note(base + s as u64, len.min(16 - s) as u64, p, 85 + rng.below(25) as u8, 0));
+            lead.push(note(
+                base + s as u64,
+                len.min(16 - s) as u64,
+                p,
+                85 + rng.below(25) as u8,
+                0,
+            ));
         }
     }
     let lead_program = *rng.pick(&[73u8, 80, 56]);
@@ -162,10 +257,30 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
         tempo_changes: vec![(0, tempo)],
         time_signatures: vec![(0, 4, 4)],
         tracks: vec![
-            MidiTrackSpec { name: "Drums".into(), channel: 9, program: None, notes: drums },
-            MidiTrackSpec { name: "Bass".into(), channel: 1, program: Some(33), notes: bass },
-            MidiTrackSpec { name: "Keys".into(), channel: 2, program: Some(*rng.pick(&[0u8, 4])), notes: keys },
-            MidiTrackSpec { name: "Melody".into(), channel: 0, program: Some(lead_program), notes: lead },
+            MidiTrackSpec {
+                name: "Drums".into(),
+                channel: 9,
+                program: None,
+                notes: drums,
+            },
+            MidiTrackSpec {
+                name: "Bass".into(),
+                channel: 1,
+                program: Some(33),
+                notes: bass,
+            },
+            MidiTrackSpec {
+                name: "Keys".into(),
+                channel: 2,
+                program: Some(*rng.pick(&[0u8, 4])),
+                notes: keys,
+            },
+            MidiTrackSpec {
+                name: "Melody".into(),
+                channel: 0,
+                program: Some(lead_program),
+                notes: lead,
+            },
         ],
     };
     let midi_bytes = write_smf(&spec).context("writing generated song")?;
@@ -183,15 +298,25 @@ pub fn generate_song(index: usize, seed: u64) -> anyhow::Result<GeneratedSong> {
 }
 
 /// Writes `songs` songs and `corpus_manifest.json` (ground truth) to `out_dir`.
-pub fn generate_corpus(out_dir: &Path, songs: usize, seed: u64) -> anyhow::Result<Vec<GeneratedSong>> {
+pub fn generate_corpus(
+    out_dir: &Path,
+    songs: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<GeneratedSong>> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let generated: Vec<GeneratedSong> = (0..songs).map(|i| generate_song(i, seed)).collect::<anyhow::Result<_>>()?;
+    let generated: Vec<GeneratedSong> = (0..songs)
+        .map(|i| generate_song(i, seed))
+        .collect::<anyhow::Result<_>>()?;
     for song in &generated {
         let path = out_dir.join(&song.file_name);
-        std::fs::write(&path, &song.midi_bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, &song.midi_bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let manifest = serde_json::json!({ "seed": seed, "songs": generated });
-    std::fs::write(out_dir.join("corpus_manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    std::fs::write(
+        out_dir.join("corpus_manifest.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
     Ok(generated)
 }
 
@@ -219,7 +344,12 @@ mod tests {
             if nsf.key.key() == song.key_label.unwrap() {
                 keys_right += 1;
             } else {
-                eprintln!("KEYMISS {} got {} chords {:?}", song.file_name, nsf.key.key().token_name(), &song.downbeat_chords[..4]);
+                eprintln!(
+                    "KEYMISS {} got {} chords {:?}",
+                    song.file_name,
+                    nsf.key.key().token_name(),
+                    &song.downbeat_chords[..4]
+                );
             }
             for (bar, truth) in song.downbeat_chords.iter().enumerate() {
                 chords_total += 1;
@@ -227,14 +357,24 @@ mod tests {
                 if nsf.chord_at(step).token_name() == *truth {
                     chords_right += 1;
                 } else if bar < 4 {
-                    eprintln!("CHORDMISS {} bar {bar} truth {truth} got {}", song.file_name, nsf.chord_at(step).token_name());
+                    eprintln!(
+                        "CHORDMISS {} bar {bar} truth {truth} got {}",
+                        song.file_name,
+                        nsf.chord_at(step).token_name()
+                    );
                 }
             }
         }
         let key_acc = keys_right as f64 / songs as f64;
         let chord_acc = chords_right as f64 / chords_total as f64;
-        println!("key accuracy {keys_right}/{songs} = {:.1}%", key_acc * 100.0);
-        println!("downbeat chord accuracy {chords_right}/{chords_total} = {:.1}%", chord_acc * 100.0);
+        println!(
+            "key accuracy {keys_right}/{songs} = {:.1}%",
+            key_acc * 100.0
+        );
+        println!(
+            "downbeat chord accuracy {chords_right}/{chords_total} = {:.1}%",
+            chord_acc * 100.0
+        );
         assert!(key_acc >= 0.95, "key accuracy {key_acc}");
         assert!(chord_acc >= 0.90, "chord accuracy {chord_acc}");
     }

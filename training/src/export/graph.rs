@@ -1,9 +1,10 @@
 //! A small ONNX graph builder over tract-onnx's own protobuf types.
 
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim,
-    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType,
+    tensor_shape_proto::dimension::Value as Dim, tensor_shape_proto::Dimension, type_proto,
+    AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
 };
 
 #[derive(Default)]
@@ -20,7 +21,13 @@ pub fn value_info(name: &str, elem: DataType, dims: &[i64]) -> ValueInfoProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: elem as i32,
                 shape: Some(TensorShapeProto {
-                    dim: dims.iter().map(|d| Dimension { denotation: String::new(), value: Some(Dim::DimValue(*d)) }).collect(),
+                    dim: dims
+                        .iter()
+                        .map(|d| Dimension {
+                            denotation: String::new(),
+                            value: Some(Dim::DimValue(*d)),
+                        })
+                        .collect(),
                 }),
             })),
         }),
@@ -78,8 +85,18 @@ impl GraphBuilder {
     }
 
     /// Adds a node; `out` is its output name (fresh when empty). Returns it.
-    pub fn node(&mut self, op: &str, inputs: &[&str], out: &str, attribute: Vec<AttributeProto>) -> String {
-        let out = if out.is_empty() { self.fresh(&op.to_lowercase()) } else { out.to_string() };
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        out: &str,
+        attribute: Vec<AttributeProto>,
+    ) -> String {
+        let out = if out.is_empty() {
+            self.fresh(&op.to_lowercase())
+        } else {
+            out.to_string()
+        };
         let name = self.fresh(op);
         self.graph.node.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
@@ -98,5 +115,10 @@ impl GraphBuilder {
 }
 
 pub fn int_attr(name: &str, value: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..Default::default()
+    }
 }

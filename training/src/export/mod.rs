@@ -15,23 +15,32 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use prost::Message;
 use serde::Serialize;
-use tract_onnx::pb::{tensor_proto::DataType, ModelProto, OperatorSetIdProto, StringStringEntryProto};
+use tract_onnx::pb::{
+    tensor_proto::DataType, ModelProto, OperatorSetIdProto, StringStringEntryProto,
+};
 
 use crate::model::{ExpertModel, ExpertModelConfig};
 use graph::{int_attr, GraphBuilder};
 use nomad_muse::tokenizers::{ExpertKind, Vocabulary};
 
 /// Named weights: `(name, shape, row-major data)`.
-pub type Weights = [(String, Vec<usize>, Vec<f32>)];
+pub type Weights = [crate::model::NamedWeight];
 
 struct WeightMap<'a>(HashMap<&'a str, (&'a [usize], &'a [f32])>);
 
 impl<'a> WeightMap<'a> {
     fn new(w: &'a Weights) -> Self {
-        WeightMap(w.iter().map(|(n, s, d)| (n.as_str(), (s.as_slice(), d.as_slice()))).collect())
+        WeightMap(
+            w.iter()
+                .map(|(n, s, d)| (n.as_str(), (s.as_slice(), d.as_slice())))
+                .collect(),
+        )
     }
     fn get(&self, name: &str) -> anyhow::Result<(&'a [usize], &'a [f32])> {
-        self.0.get(name).copied().with_context(|| format!("checkpoint has no tensor {name}"))
+        self.0
+            .get(name)
+            .copied()
+            .with_context(|| format!("checkpoint has no tensor {name}"))
     }
 }
 
@@ -66,7 +75,9 @@ impl Exporter {
                 scale[ch] = scale[ch].max(data[r * cols + c].abs());
             }
         }
-        scale.iter_mut().for_each(|s| *s = if *s > 0.0 { *s / 127.0 } else { 1.0 });
+        scale
+            .iter_mut()
+            .for_each(|s| *s = if *s > 0.0 { *s / 127.0 } else { 1.0 });
         let q: Vec<i8> = (0..rows * cols)
             .map(|i| {
                 let ch = if axis == 0 { i / cols } else { i % cols };
@@ -74,9 +85,18 @@ impl Exporter {
             })
             .collect();
         let qn = self.g.i8_const(&format!("{name}_q"), dims, q);
-        let sn = self.g.f32_const(&format!("{name}_scale"), &[channels], scale);
-        let zn = self.g.i8_const(&format!("{name}_zero"), &[channels], vec![0; channels]);
-        self.g.node("DequantizeLinear", &[&qn, &sn, &zn], name, vec![int_attr("axis", axis as i64)])
+        let sn = self
+            .g
+            .f32_const(&format!("{name}_scale"), &[channels], scale);
+        let zn = self
+            .g
+            .i8_const(&format!("{name}_zero"), &[channels], vec![0; channels]);
+        self.g.node(
+            "DequantizeLinear",
+            &[&qn, &sn, &zn],
+            name,
+            vec![int_attr("axis", axis as i64)],
+        )
     }
 
     /// `x · w + b` with `w` [in, out].
@@ -90,12 +110,26 @@ impl Exporter {
 }
 
 /// Builds the ONNX model bytes of an expert from its weights.
-pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str, quantized: bool) -> anyhow::Result<Vec<u8>> {
+pub fn build_onnx(
+    weights: &Weights,
+    cfg: &ExpertModelConfig,
+    fingerprint: &str,
+    quantized: bool,
+) -> anyhow::Result<Vec<u8>> {
     let w = WeightMap::new(weights);
-    let (v, e, h, layers) = (cfg.vocab_size, cfg.embed_dim, cfg.hidden_size, cfg.num_layers);
-    let mut x = Exporter { g: GraphBuilder::default(), quantized };
+    let (v, e, h, layers) = (
+        cfg.vocab_size,
+        cfg.embed_dim,
+        cfg.hidden_size,
+        cfg.num_layers,
+    );
+    let mut x = Exporter {
+        g: GraphBuilder::default(),
+        quantized,
+    };
     let token = x.g.input("token", DataType::Int64, &[1]);
-    let hidden = x.g.input("hidden", DataType::Float, &[layers as i64, 1, h as i64]);
+    let hidden =
+        x.g.input("hidden", DataType::Float, &[layers as i64, 1, h as i64]);
 
     let (_, embed) = w.get("embed.weight")?;
     let embed = x.weight("embed.weight", &[v, e], embed.to_vec(), 0);
@@ -127,11 +161,22 @@ pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str,
             bail!("gru.{l}: weight shapes do not match the config");
         }
         let idx = x.g.i64_const(&format!("layer_{l}"), &[], vec![l as i64]);
-        let h_prev = x.g.node("Gather", &[&hidden, &idx], "", vec![int_attr("axis", 0)]);
+        let h_prev =
+            x.g.node("Gather", &[&hidden, &idx], "", vec![int_attr("axis", 0)]);
         // Gate blocks z (0), r (1), n (2); z and r biases fold into one.
         let gate = |x: &mut Exporter, k: usize, name: &str| -> (String, String) {
-            let wi = x.weight(&format!("gru.{l}.W{name}"), &[in_dim, h], rows_transposed(wih, in_dim, k * h, h), 1);
-            let wh = x.weight(&format!("gru.{l}.R{name}"), &[h, h], rows_transposed(whh, h, k * h, h), 1);
+            let wi = x.weight(
+                &format!("gru.{l}.W{name}"),
+                &[in_dim, h],
+                rows_transposed(wih, in_dim, k * h, h),
+                1,
+            );
+            let wh = x.weight(
+                &format!("gru.{l}.R{name}"),
+                &[h, h],
+                rows_transposed(whh, h, k * h, h),
+                1,
+            );
             (wi, wh)
         };
         let (wz, rz) = gate(&mut x, 0, "z");
@@ -141,8 +186,10 @@ pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str,
         let br: Vec<f32> = (0..h).map(|i| bih[h + i] + bhh[h + i]).collect();
         let bz = x.g.f32_const(&format!("gru.{l}.bz"), &[h], bz);
         let br = x.g.f32_const(&format!("gru.{l}.br"), &[h], br);
-        let bwn = x.g.f32_const(&format!("gru.{l}.bWn"), &[h], bih[2 * h..].to_vec());
-        let brn = x.g.f32_const(&format!("gru.{l}.bRn"), &[h], bhh[2 * h..].to_vec());
+        let bwn =
+            x.g.f32_const(&format!("gru.{l}.bWn"), &[h], bih[2 * h..].to_vec());
+        let brn =
+            x.g.f32_const(&format!("gru.{l}.bRn"), &[h], bhh[2 * h..].to_vec());
 
         let xz = x.linear(&input, &wz, Some(&bz));
         let hz = x.linear(&h_prev, &rz, None);
@@ -164,8 +211,12 @@ pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str,
         outs.push(h_new.clone());
         input = h_new;
     }
-    let shape = x.g.i64_const("hidden_layer_shape", &[3], vec![1, 1, h as i64]);
-    let stacked: Vec<String> = outs.iter().map(|o| x.g.op("Reshape", &[o, &shape])).collect();
+    let shape =
+        x.g.i64_const("hidden_layer_shape", &[3], vec![1, 1, h as i64]);
+    let stacked: Vec<String> = outs
+        .iter()
+        .map(|o| x.g.op("Reshape", &[o, &shape]))
+        .collect();
     let refs: Vec<&str> = stacked.iter().map(String::as_str).collect();
     let hidden_out = x.g.node("Concat", &refs, "", vec![int_attr("axis", 0)]);
 
@@ -176,7 +227,12 @@ pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str,
     let logits = x.linear(&input, &head, Some(&hb));
     // Output order is part of the contract: logits, hidden_out[, groove].
     x.g.output(&logits, "logits", DataType::Float, &[1, v as i64]);
-    x.g.output(&hidden_out, "hidden_out", DataType::Float, &[layers as i64, 1, h as i64]);
+    x.g.output(
+        &hidden_out,
+        "hidden_out",
+        DataType::Float,
+        &[layers as i64, 1, h as i64],
+    );
     if cfg.expert == ExpertKind::Drums {
         let (_, gw) = w.get("groove_head.weight")?;
         let (_, gb) = w.get("groove_head.bias")?;
@@ -200,13 +256,19 @@ pub fn build_onnx(weights: &Weights, cfg: &ExpertModelConfig, fingerprint: &str,
     ];
     let model = ModelProto {
         ir_version: 7,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
         producer_name: "nomad-muse-training".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         graph: Some(x.g.graph),
         metadata_props: meta
             .into_iter()
-            .map(|(k, v)| StringStringEntryProto { key: k.into(), value: v })
+            .map(|(k, v)| StringStringEntryProto {
+                key: k.into(),
+                value: v,
+            })
             .collect(),
         ..Default::default()
     };
@@ -234,10 +296,16 @@ pub fn export_checkpoint(ckpt: &Path, out: &Path) -> anyhow::Result<ExportReport
     }
     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     let qpath = out.with_file_name(format!("{stem}_quantized.onnx"));
-    std::fs::write(out, build_onnx(&weights, &model.config, &fingerprint, false)?)
-        .with_context(|| format!("writing {}", out.display()))?;
-    std::fs::write(&qpath, build_onnx(&weights, &model.config, &fingerprint, true)?)
-        .with_context(|| format!("writing {}", qpath.display()))?;
+    std::fs::write(
+        out,
+        build_onnx(&weights, &model.config, &fingerprint, false)?,
+    )
+    .with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(
+        &qpath,
+        build_onnx(&weights, &model.config, &fingerprint, true)?,
+    )
+    .with_context(|| format!("writing {}", qpath.display()))?;
     let parity = parity::check(&model, out, &qpath, 200, 7)?;
     Ok(ExportReport {
         expert: model.config.expert,
@@ -265,8 +333,16 @@ mod tests {
             model.save(&ckpt, "test").unwrap();
             let report = export_checkpoint(&ckpt, &dir.join(format!("{}.onnx", e.name()))).unwrap();
             println!("{e:?}: {report:?}");
-            assert!(report.parity.fp32_max_abs_diff <= 1e-4, "{e:?} fp32 diff {}", report.parity.fp32_max_abs_diff);
-            assert!(report.parity.quantized_top1_agreement >= 0.9, "{e:?} quantized agreement {}", report.parity.quantized_top1_agreement);
+            assert!(
+                report.parity.fp32_max_abs_diff <= 1e-4,
+                "{e:?} fp32 diff {}",
+                report.parity.fp32_max_abs_diff
+            );
+            assert!(
+                report.parity.quantized_top1_agreement >= 0.9,
+                "{e:?} quantized agreement {}",
+                report.parity.quantized_top1_agreement
+            );
             assert!(report.quantized_bytes * 2 < report.fp32_bytes);
         }
         std::fs::remove_dir_all(&dir).ok();
@@ -276,7 +352,11 @@ mod tests {
     fn corrupt_checkpoint_is_an_error() {
         let dir = std::env::temp_dir().join(format!("nomad_export_bad_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("x.safetensors"), b"\x08\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
+        std::fs::write(
+            dir.join("x.safetensors"),
+            b"\x08\x00\x00\x00\x00\x00\x00\x00{}",
+        )
+        .unwrap();
         assert!(export_checkpoint(&dir.join("x.safetensors"), &dir.join("x.onnx")).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

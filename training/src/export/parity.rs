@@ -33,23 +33,46 @@ fn load(path: &Path) -> anyhow::Result<Plan> {
 }
 
 /// One tract step; returns (logits, hidden_out flattened).
-fn run(plan: &Plan, expert: ExpertKind, token: u32, chord: u32, key: u32, hidden: &Tensor) -> anyhow::Result<(Vec<f32>, Tensor)> {
+fn run(
+    plan: &Plan,
+    expert: ExpertKind,
+    token: u32,
+    chord: u32,
+    key: u32,
+    hidden: &Tensor,
+) -> anyhow::Result<(Vec<f32>, Tensor)> {
     let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden.clone().into());
     if expert == ExpertKind::Melody {
         inputs.push(tensor1(&[chord as i64]).into());
         inputs.push(tensor1(&[key as i64]).into());
     }
     let out = plan.run(inputs)?;
-    let logits = out[0].to_plain_array_view::<f32>()?.iter().copied().collect();
+    let logits = out[0]
+        .to_plain_array_view::<f32>()?
+        .iter()
+        .copied()
+        .collect();
     Ok((logits, out[1].clone().into_tensor()))
 }
 
 fn argmax(x: &[f32]) -> usize {
-    x.iter().enumerate().fold((0, f32::MIN), |a, (i, v)| if *v > a.1 { (i, *v) } else { a }).0
+    x.iter()
+        .enumerate()
+        .fold(
+            (0, f32::MIN),
+            |a, (i, v)| if *v > a.1 { (i, *v) } else { a },
+        )
+        .0
 }
 
 /// Runs `steps` random steps through candle and both graphs.
-pub fn check(model: &ExpertModel, fp32: &Path, quantized: &Path, steps: usize, seed: u64) -> anyhow::Result<ParityReport> {
+pub fn check(
+    model: &ExpertModel,
+    fp32: &Path,
+    quantized: &Path,
+    steps: usize,
+    seed: u64,
+) -> anyhow::Result<ParityReport> {
     let cfg = &model.config;
     let expert = cfg.expert;
     let plans = [load(fp32)?, load(quantized)?];

@@ -40,7 +40,11 @@ impl ExpertModelConfig {
             hidden_size: m.hidden_size,
             num_layers: m.num_layers,
             dropout: m.dropout,
-            conditioning: if expert == ExpertKind::Melody { cfg.melody.conditioning } else { Conditioning::None },
+            conditioning: if expert == ExpertKind::Melody {
+                cfg.melody.conditioning
+            } else {
+                Conditioning::None
+            },
         }
     }
 
@@ -62,6 +66,9 @@ impl ExpertModelConfig {
         n
     }
 }
+
+/// A tensor as `(name, shape, row-major data)`.
+pub type NamedWeight = (String, Vec<usize>, Vec<f32>);
 
 /// Output of a training forward pass.
 pub struct ForwardOutput {
@@ -91,7 +98,10 @@ impl ExpertModel {
         let k = 1.0 / (h as f64).sqrt();
         let embed = normal(&mut rng, &[v, e], 1.0)?;
         let (chord_embed, key_embed) = if config.expert == ExpertKind::Melody {
-            (Some(normal(&mut rng, &[CHORD_CONDITIONS, e], 1.0)?), Some(normal(&mut rng, &[KEY_CONDITIONS, e], 1.0)?))
+            (
+                Some(normal(&mut rng, &[CHORD_CONDITIONS, e], 1.0)?),
+                Some(normal(&mut rng, &[KEY_CONDITIONS, e], 1.0)?),
+            )
         } else {
             (None, None)
         };
@@ -113,7 +123,16 @@ impl ExpertModel {
         } else {
             None
         };
-        Ok(ExpertModel { config, embed, chord_embed, key_embed, layers, head_weight, head_bias, groove })
+        Ok(ExpertModel {
+            config,
+            embed,
+            chord_embed,
+            key_embed,
+            layers,
+            head_weight,
+            head_bias,
+            groove,
+        })
     }
 
     /// Tensors by their checkpoint / ONNX contract names.
@@ -139,7 +158,10 @@ impl ExpertModel {
     }
 
     pub fn vars(&self) -> Vec<Var> {
-        self.named_vars().into_iter().map(|(_, v)| v.clone()).collect()
+        self.named_vars()
+            .into_iter()
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn param_count(&self) -> usize {
@@ -147,7 +169,7 @@ impl ExpertModel {
     }
 
     /// `(name, shape, row-major data)` of every tensor, for the exporter.
-    pub fn weights_f32(&self) -> candle_core::Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn weights_f32(&self) -> candle_core::Result<Vec<NamedWeight>> {
         self.named_vars()
             .into_iter()
             .map(|(n, v)| Ok((n, v.dims().to_vec(), v.flatten_all()?.to_vec1::<f32>()?)))
@@ -155,10 +177,17 @@ impl ExpertModel {
     }
 
     /// Embedded input [B, T, E] (token + the conditioning the config asks for).
-    fn embed(&self, tokens: &Tensor, chord: Option<&Tensor>, key: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    fn embed(
+        &self,
+        tokens: &Tensor,
+        chord: Option<&Tensor>,
+        key: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let (b, t) = tokens.dims2()?;
         let lookup = |table: &Var, ids: &Tensor| -> candle_core::Result<Tensor> {
-            table.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.config.embed_dim))
+            table
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((b, t, self.config.embed_dim))
         };
         let mut x = lookup(&self.embed, tokens)?;
         if let (Some(table), Some(ids)) = (&self.chord_embed, chord) {
@@ -198,8 +227,10 @@ impl ExpertModel {
         }
         let h = self.config.hidden_size;
         let flat = x.reshape((b * t, h))?;
-        let logits =
-            flat.matmul(&self.head_weight.t()?)?.broadcast_add(&self.head_bias)?.reshape((b, t, self.config.vocab_size))?;
+        let logits = flat
+            .matmul(&self.head_weight.t()?)?
+            .broadcast_add(&self.head_bias)?
+            .reshape((b, t, self.config.vocab_size))?;
         let groove = match &self.groove {
             Some((w, bias)) => Some(flat.matmul(&w.t()?)?.broadcast_add(bias)?.reshape((b, t))?),
             None => None,
@@ -232,7 +263,9 @@ impl ExpertModel {
             x = out;
         }
         let h = x.reshape((1, self.config.hidden_size))?;
-        let logits = h.matmul(&self.head_weight.t()?)?.broadcast_add(&self.head_bias)?;
+        let logits = h
+            .matmul(&self.head_weight.t()?)?
+            .broadcast_add(&self.head_bias)?;
         Ok((logits.flatten_all()?.to_vec1::<f32>()?, new_hidden))
     }
 
@@ -246,40 +279,71 @@ impl ExpertModel {
             .collect();
         let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
             .iter()
-            .map(|(n, s, d)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)?)))
+            .map(|(n, s, d)| {
+                Ok((
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)?,
+                ))
+            })
             .collect::<Result<_, safetensors::SafeTensorError>>()?;
         let mut meta = HashMap::new();
-        meta.insert("nomad.expert".to_string(), self.config.expert.name().to_string());
-        meta.insert("nomad.config".to_string(), serde_json::to_string(&self.config)?);
-        meta.insert("nomad.vocab".to_string(), Vocabulary::for_expert(self.config.expert).to_json());
+        meta.insert(
+            "nomad.expert".to_string(),
+            self.config.expert.name().to_string(),
+        );
+        meta.insert(
+            "nomad.config".to_string(),
+            serde_json::to_string(&self.config)?,
+        );
+        meta.insert(
+            "nomad.vocab".to_string(),
+            Vocabulary::for_expert(self.config.expert).to_json(),
+        );
         meta.insert("nomad.fingerprint".to_string(), fingerprint.to_string());
-        safetensors::serialize_to_file(views, Some(meta), path).with_context(|| format!("writing {}", path.display()))?;
+        safetensors::serialize_to_file(views, Some(meta), path)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 
     /// Reads a checkpoint written by [`ExpertModel::save`]; returns the model
     /// and the checkpoint's metadata.
     pub fn load(path: &Path) -> anyhow::Result<(Self, HashMap<String, String>)> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .with_context(|| format!("{} is not a safetensors checkpoint", path.display()))?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)?;
         let meta = header.metadata().clone().unwrap_or_default();
         let config: ExpertModelConfig = serde_json::from_str(
-            meta.get("nomad.config").with_context(|| format!("{}: no nomad.config metadata", path.display()))?,
+            meta.get("nomad.config")
+                .with_context(|| format!("{}: no nomad.config metadata", path.display()))?,
         )
         .with_context(|| format!("{}: bad nomad.config", path.display()))?;
         if config.vocab_size != Vocabulary::for_expert(config.expert).len() {
-            bail!("{}: vocabulary size {} does not match this build", path.display(), config.vocab_size);
+            bail!(
+                "{}: vocabulary size {} does not match this build",
+                path.display(),
+                config.vocab_size
+            );
         }
         let model = ExpertModel::new(config, 0)?;
         for (name, var) in model.named_vars() {
-            let view = st.tensor(&name).with_context(|| format!("{}: missing tensor {name}", path.display()))?;
+            let view = st
+                .tensor(&name)
+                .with_context(|| format!("{}: missing tensor {name}", path.display()))?;
             if view.dtype() != safetensors::Dtype::F32 || view.shape() != var.dims() {
-                bail!("{}: tensor {name} has shape {:?}, expected {:?}", path.display(), view.shape(), var.dims());
+                bail!(
+                    "{}: tensor {name} has shape {:?}, expected {:?}",
+                    path.display(),
+                    view.shape(),
+                    var.dims()
+                );
             }
-            let data: Vec<f32> =
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             var.set(&Tensor::from_vec(data, var.dims(), &Device::Cpu)?)?;
         }
         Ok((model, meta))
@@ -288,10 +352,16 @@ impl ExpertModel {
 
 /// Masked mean cross-entropy of `logits` [B, T, V] against `targets` [B, T]
 /// (u32) where `mask` [B, T] is 1.
-pub fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+pub fn masked_cross_entropy(
+    logits: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+) -> candle_core::Result<Tensor> {
     let (b, t, v) = logits.dims3()?;
     let logp = candle_nn::ops::log_softmax(&logits.reshape((b * t, v))?, D::Minus1)?;
-    let picked = logp.gather(&targets.reshape((b * t, 1))?, 1)?.reshape((b, t))?;
+    let picked = logp
+        .gather(&targets.reshape((b * t, 1))?, 1)?
+        .reshape((b, t))?;
     let total = (picked * mask)?.sum_all()?;
     let count = mask.sum_all()?.clamp(1.0, f64::MAX)?;
     total.neg()?.div(&count)
@@ -325,8 +395,10 @@ mod tests {
             assert_eq!(out.groove.is_some(), e == ExpertKind::Drums);
         }
         let c = Config::default();
-        let counts: Vec<usize> =
-            ExpertKind::ALL.iter().map(|e| ExpertModelConfig::from_config(*e, &c).param_count()).collect();
+        let counts: Vec<usize> = ExpertKind::ALL
+            .iter()
+            .map(|e| ExpertModelConfig::from_config(*e, &c).param_count())
+            .collect();
         println!("default parameter counts (drums, harmony, melody): {counts:?}");
     }
 
@@ -337,13 +409,26 @@ mod tests {
         let chords = [132u32, 0, 0, 7, 7];
         let keys = [3u32; 5];
         let t = |v: &[u32]| Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let full = m.forward(&t(&seq), Some(&t(&chords)), Some(&t(&keys)), None).unwrap().logits;
+        let full = m
+            .forward(&t(&seq), Some(&t(&chords)), Some(&t(&keys)), None)
+            .unwrap()
+            .logits;
         let mut hidden = vec![];
         for i in 0..seq.len() {
             let (logits, h) = m.step(seq[i], chords[i], keys[i], &hidden).unwrap();
             hidden = h;
-            let expected = full.get(0).unwrap().get(i).unwrap().to_vec1::<f32>().unwrap();
-            let diff = logits.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let expected = full
+                .get(0)
+                .unwrap()
+                .get(i)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let diff = logits
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             assert!(diff < 1e-5, "step {i}: {diff}");
         }
     }
@@ -357,7 +442,10 @@ mod tests {
         let mut none = tiny(ExpertKind::Melody);
         none.conditioning = Conditioning::None;
         let m = ExpertModel::new(none, 5).unwrap();
-        assert_eq!(m.step(10, 0, 0, &[]).unwrap().0, m.step(10, 50, 0, &[]).unwrap().0);
+        assert_eq!(
+            m.step(10, 0, 0, &[]).unwrap().0,
+            m.step(10, 50, 0, &[]).unwrap().0
+        );
     }
 
     #[test]

@@ -52,15 +52,26 @@ impl GruLayer {
     fn cell(&self, xp: &Tensor, h: &Tensor, w_hh_t: &Tensor) -> Result<Tensor> {
         let hd = self.hidden;
         let hp = h.matmul(w_hh_t)?.broadcast_add(&self.bias_hh)?;
-        let zr = candle_nn::ops::sigmoid(&(xp.narrow(D::Minus1, 0, 2 * hd)? + hp.narrow(D::Minus1, 0, 2 * hd)?)?)?;
+        let zr = candle_nn::ops::sigmoid(
+            &(xp.narrow(D::Minus1, 0, 2 * hd)? + hp.narrow(D::Minus1, 0, 2 * hd)?)?,
+        )?;
         let z = zr.narrow(D::Minus1, 0, hd)?;
         let r = zr.narrow(D::Minus1, hd, hd)?;
-        let n = (xp.narrow(D::Minus1, 2 * hd, hd)? + (r * hp.narrow(D::Minus1, 2 * hd, hd)?)?)?.tanh()?;
+        let n = (xp.narrow(D::Minus1, 2 * hd, hd)? + (r * hp.narrow(D::Minus1, 2 * hd, hd)?)?)?
+            .tanh()?;
         // (1 − z) ⊙ n + z ⊙ h  ==  n + z ⊙ (h − n)
         &n + (z * (h - &n)?)?
     }
 
     pub fn param_count(&self) -> usize {
-        [&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh].iter().map(|v| v.elem_count()).sum()
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
+        .iter()
+        .map(|v| v.elem_count())
+        .sum()
     }
 }

@@ -8,7 +8,9 @@ use crate::corpus::SplitMix64;
 /// Uniform(−bound, bound) of the given shape.
 pub fn uniform(rng: &mut SplitMix64, shape: &[usize], bound: f64) -> Result<Var> {
     let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32)
+        .collect();
     Var::from_tensor(&Tensor::from_vec(data, shape, &Device::Cpu)?)
 }
 
@@ -29,6 +31,8 @@ pub fn normal(rng: &mut SplitMix64, shape: &[usize], std: f64) -> Result<Var> {
 pub fn dropout_mask(rng: &mut SplitMix64, shape: &[usize], p: f64) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let keep = (1.0 / (1.0 - p)) as f32;
-    let data: Vec<f32> = (0..n).map(|_| if rng.unit() < p { 0.0 } else { keep }).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| if rng.unit() < p { 0.0 } else { keep })
+        .collect();
     Tensor::from_vec(data, shape, &Device::Cpu)
 }

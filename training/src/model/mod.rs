@@ -5,5 +5,8 @@ mod expert;
 mod gru;
 pub mod init;
 
-pub use expert::{masked_cross_entropy, ExpertModel, ExpertModelConfig, ForwardOutput, CHORD_CONDITIONS, KEY_CONDITIONS};
+pub use expert::{
+    masked_cross_entropy, ExpertModel, ExpertModelConfig, ForwardOutput, NamedWeight,
+    CHORD_CONDITIONS, KEY_CONDITIONS,
+};
 pub use gru::GruLayer;

@@ -26,18 +26,22 @@ impl Window {
     }
 }
 
+/// Songs by name with their token sequences.
+pub type Songs = Vec<(String, EncodedSequence)>;
+
 /// Splits songs into (train, validation) by song, never by window.
 pub fn split_by_song(
     songs: &[(String, EncodedSequence)],
     val_fraction: f64,
     seed: u64,
-) -> (Vec<(String, EncodedSequence)>, Vec<(String, EncodedSequence)>) {
+) -> (Songs, Songs) {
     let mut order: Vec<usize> = (0..songs.len()).collect();
     let mut rng = SplitMix64::new(seed ^ 0x5eed);
     for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i + 1));
     }
-    let n_val = ((songs.len() as f64 * val_fraction).round() as usize).clamp(1, songs.len().saturating_sub(1).max(1));
+    let n_val = ((songs.len() as f64 * val_fraction).round() as usize)
+        .clamp(1, songs.len().saturating_sub(1).max(1));
     let val = order[..n_val].iter().map(|i| songs[*i].clone()).collect();
     let train = order[n_val..].iter().map(|i| songs[*i].clone()).collect();
     (train, val)
@@ -58,23 +62,45 @@ pub fn make_windows(
         if n < 2 {
             continue;
         }
-        let groove: Vec<u8> =
-            if expert == ExpertKind::Drums { drums.groove_labels(&seq.tokens) } else { vec![0; n] };
+        let groove: Vec<u8> = if expert == ExpertKind::Drums {
+            drums.groove_labels(&seq.tokens)
+        } else {
+            vec![0; n]
+        };
         let mut start = 0;
         loop {
             let end = (start + seq_len + 1).min(n);
             let pad = seq_len + 1 - (end - start);
             let take = |v: &[u32]| -> Vec<u32> {
-                let mut w: Vec<u32> = if v.len() == n { v[start..end].to_vec() } else { vec![0; end - start] };
+                let mut w: Vec<u32> = if v.len() == n {
+                    v[start..end].to_vec()
+                } else {
+                    vec![0; end - start]
+                };
                 w.extend(std::iter::repeat_n(0, pad));
                 w
             };
             let mut tokens = seq.tokens[start..end].to_vec();
             tokens.extend(std::iter::repeat_n(PAD_ID, pad));
-            let scored = tokens.iter().map(|t| if *t == PAD_ID || unscored.contains(t) { 0.0 } else { 1.0 }).collect();
+            let scored = tokens
+                .iter()
+                .map(|t| {
+                    if *t == PAD_ID || unscored.contains(t) {
+                        0.0
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
             let mut g: Vec<f32> = groove[start..end].iter().map(|x| *x as f32).collect();
             g.extend(std::iter::repeat_n(0.0, pad));
-            out.push(Window { tokens, chord: take(&seq.chord_cond), key: take(&seq.key_cond), groove: g, scored });
+            out.push(Window {
+                tokens,
+                chord: take(&seq.chord_cond),
+                key: take(&seq.key_cond),
+                groove: g,
+                scored,
+            });
             if end == n {
                 break;
             }
@@ -117,8 +143,17 @@ impl Batch {
             chord: gather_u32(&|w| &w.chord[..t])?,
             key: gather_u32(&|w| &w.key[..t])?,
             mask: gather_f32(&|w| w.scored[1..].to_vec())?,
-            input_mask: gather_f32(&|w| w.tokens[..t].iter().map(|x| if *x == PAD_ID { 0.0 } else { 1.0 }).collect())?,
-            groove: if expert == ExpertKind::Drums { Some(gather_f32(&|w| w.groove[..t].to_vec())?) } else { None },
+            input_mask: gather_f32(&|w| {
+                w.tokens[..t]
+                    .iter()
+                    .map(|x| if *x == PAD_ID { 0.0 } else { 1.0 })
+                    .collect()
+            })?,
+            groove: if expert == ExpertKind::Drums {
+                Some(gather_f32(&|w| w.groove[..t].to_vec())?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -128,7 +163,17 @@ mod tests {
     use super::*;
 
     fn songs(n: usize) -> Vec<(String, EncodedSequence)> {
-        (0..n).map(|i| (format!("s{i}"), EncodedSequence { tokens: (1..30).collect(), ..Default::default() })).collect()
+        (0..n)
+            .map(|i| {
+                (
+                    format!("s{i}"),
+                    EncodedSequence {
+                        tokens: (1..30).collect(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -137,7 +182,14 @@ mod tests {
         let (train, val) = split_by_song(&s, 0.2, 7);
         assert_eq!((train.len(), val.len()), (16, 4));
         assert!(val.iter().all(|(n, _)| !train.iter().any(|(m, _)| m == n)));
-        assert_eq!(split_by_song(&s, 0.2, 7).1.iter().map(|x| &x.0).collect::<Vec<_>>(), val.iter().map(|x| &x.0).collect::<Vec<_>>());
+        assert_eq!(
+            split_by_song(&s, 0.2, 7)
+                .1
+                .iter()
+                .map(|x| &x.0)
+                .collect::<Vec<_>>(),
+            val.iter().map(|x| &x.0).collect::<Vec<_>>()
+        );
     }
 
     #[test]

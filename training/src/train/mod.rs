@@ -52,7 +52,9 @@ pub struct TrainReport {
 
 /// Checkpoint path of `expert` under `out_dir`.
 pub fn checkpoint_path(out_dir: &Path, expert: ExpertKind) -> PathBuf {
-    out_dir.join("checkpoints").join(format!("{}_best.safetensors", expert.name()))
+    out_dir
+        .join("checkpoints")
+        .join(format!("{}_best.safetensors", expert.name()))
 }
 
 fn lr_at(step: usize, total: usize, warmup: usize, base: f64) -> f64 {
@@ -64,7 +66,11 @@ fn lr_at(step: usize, total: usize, warmup: usize, base: f64) -> f64 {
 }
 
 /// Mean masked loss terms of one batch: (token cross-entropy, groove BCE).
-fn batch_loss(model: &ExpertModel, batch: &Batch, rng: Option<&mut SplitMix64>) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+fn batch_loss(
+    model: &ExpertModel,
+    batch: &Batch,
+    rng: Option<&mut SplitMix64>,
+) -> candle_core::Result<(Tensor, Option<Tensor>)> {
     let out = model.forward(&batch.inputs, Some(&batch.chord), Some(&batch.key), rng)?;
     let ce = crate::model::masked_cross_entropy(&out.logits, &batch.targets, &batch.mask)?;
     let groove = match (&out.groove, &batch.groove) {
@@ -80,7 +86,12 @@ fn batch_loss(model: &ExpertModel, batch: &Batch, rng: Option<&mut SplitMix64>) 
 }
 
 /// Mean token cross-entropy over all windows (each target counted once).
-fn evaluate(model: &ExpertModel, windows: &[Window], batch_size: usize, expert: ExpertKind) -> anyhow::Result<f64> {
+fn evaluate(
+    model: &ExpertModel,
+    windows: &[Window],
+    batch_size: usize,
+    expert: ExpertKind,
+) -> anyhow::Result<f64> {
     let (mut total, mut count) = (0.0, 0.0);
     for chunk in windows.chunks(batch_size) {
         let batch = Batch::new(chunk, expert)?;
@@ -115,7 +126,11 @@ fn unigram_perplexity(train: &[Window], val: &[Window], vocab: usize) -> f64 {
     (nll / n.max(1.0)).exp()
 }
 
-fn clip_gradients(grads: &mut candle_core::backprop::GradStore, vars: &[Var], max_norm: f64) -> candle_core::Result<f64> {
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    max_norm: f64,
+) -> candle_core::Result<f64> {
     let mut sq = 0.0f64;
     for v in vars {
         if let Some(g) = grads.get(v) {
@@ -148,48 +163,98 @@ pub fn train_expert(
     cfg.validate()?;
     let t = &cfg.training;
     if songs.len() < 2 {
-        bail!("{}: need at least 2 songs with a {} part to split train/validation, got {}", expert.name(), expert.name(), songs.len());
+        bail!(
+            "{}: need at least 2 songs with a {} part to split train/validation, got {}",
+            expert.name(),
+            expert.name(),
+            songs.len()
+        );
     }
     let model_cfg = ExpertModelConfig::from_config(expert, cfg);
     let vocab = Vocabulary::for_expert(expert);
     let (train_songs, val_songs) = split_by_song(songs, t.val_fraction, t.seed);
-    let key_ids: Vec<u32> = vocab.tokens().iter().enumerate().filter(|(_, t)| matches!(t, Token::Key(_))).map(|(i, _)| i as u32).collect();
+    let key_ids: Vec<u32> = vocab
+        .tokens()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t, Token::Key(_)))
+        .map(|(i, _)| i as u32)
+        .collect();
     // Without include_keys the harmony expert is given the key, not asked for it.
-    let unscored: &[u32] = if expert == ExpertKind::Harmony && !cfg.harmony.include_keys { &key_ids } else { &[] };
+    let unscored: &[u32] = if expert == ExpertKind::Harmony && !cfg.harmony.include_keys {
+        &key_ids
+    } else {
+        &[]
+    };
     let train = make_windows(&train_songs, expert, t.seq_len, t.seq_len / 2, unscored);
     let val = make_windows(&val_songs, expert, t.seq_len, t.seq_len, unscored);
     if train.is_empty() || val.is_empty() {
-        bail!("{}: not enough tokens to form training and validation windows", expert.name());
+        bail!(
+            "{}: not enough tokens to form training and validation windows",
+            expert.name()
+        );
     }
     let config_json = serde_json::to_string(&(cfg, &model_cfg))?;
     let fingerprint = Fingerprint::new(&config_json, data_hash(songs), &vocab.to_json(), t.seed);
 
     let model = ExpertModel::new(model_cfg.clone(), t.seed ^ expert as u64)?;
     let vars = model.vars();
-    let mut opt = AdamW::new(vars.clone(), ParamsAdamW { lr: t.learning_rate, weight_decay: t.weight_decay, ..Default::default() })?;
+    let mut opt = AdamW::new(
+        vars.clone(),
+        ParamsAdamW {
+            lr: t.learning_rate,
+            weight_decay: t.weight_decay,
+            ..Default::default()
+        },
+    )?;
     let epochs = opts.epochs.unwrap_or(t.epochs).max(1);
     let steps_per_epoch = train.len().div_ceil(t.batch_size);
     let total_steps = steps_per_epoch * epochs;
     // Small corpora (harmony has few tokens a bar) get few steps an epoch.
     let warmup = t.warmup_steps.min(total_steps / 5);
-    let train_tokens: usize = train.iter().map(|w| w.target_mask().iter().filter(|m| **m > 0.0).count()).sum();
+    let train_tokens: usize = train
+        .iter()
+        .map(|w| w.target_mask().iter().filter(|m| **m > 0.0).count())
+        .sum();
     let unigram = unigram_perplexity(&train, &val, vocab.len());
 
     let ckpt = checkpoint_path(out_dir, expert);
     let ckpt_dir = ckpt.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(&ckpt_dir)?;
     std::fs::create_dir_all(out_dir.join("logs"))?;
-    let log_path = out_dir.join("logs").join(format!("{}_{}.jsonl", expert.name(), &fingerprint.hash[..12]));
-    let mut log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    std::fs::write(ckpt_dir.join(format!("{}_config.json", expert.name())), serde_json::to_string_pretty(&model_cfg)?)?;
-    std::fs::write(ckpt_dir.join(format!("{}_vocab.json", expert.name())), vocab.to_json())?;
-    std::fs::write(ckpt_dir.join(format!("{}_fingerprint.json", expert.name())), serde_json::to_string_pretty(&fingerprint)?)?;
-    std::fs::write(ckpt_dir.join("fingerprint.json"), serde_json::to_string_pretty(&fingerprint)?)?;
+    let log_path = out_dir.join("logs").join(format!(
+        "{}_{}.jsonl",
+        expert.name(),
+        &fingerprint.hash[..12]
+    ));
+    let mut log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    std::fs::write(
+        ckpt_dir.join(format!("{}_config.json", expert.name())),
+        serde_json::to_string_pretty(&model_cfg)?,
+    )?;
+    std::fs::write(
+        ckpt_dir.join(format!("{}_vocab.json", expert.name())),
+        vocab.to_json(),
+    )?;
+    std::fs::write(
+        ckpt_dir.join(format!("{}_fingerprint.json", expert.name())),
+        serde_json::to_string_pretty(&fingerprint)?,
+    )?;
+    std::fs::write(
+        ckpt_dir.join("fingerprint.json"),
+        serde_json::to_string_pretty(&fingerprint)?,
+    )?;
 
     if !opts.quiet {
         eprintln!(
             "{}: {} parameters, {} train / {} val songs, {} windows, unigram val ppl {:.2}",
-            expert.name(), model.param_count(), train_songs.len(), val_songs.len(), train.len(), unigram
+            expert.name(),
+            model.param_count(),
+            train_songs.len(),
+            val_songs.len(),
+            train.len(),
+            unigram
         );
     }
     let mut rng = SplitMix64::new(t.seed.wrapping_mul(31).wrapping_add(expert as u64));
@@ -197,7 +262,11 @@ pub fn train_expert(
     let (mut train_time, mut epochs_run) = (0.0f64, 0);
     for epoch in 1..=epochs {
         let epoch_start = Instant::now();
-        let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps_per_epoch as u64) };
+        let bar = if opts.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(steps_per_epoch as u64)
+        };
         bar.set_style(
             ProgressStyle::with_template("{prefix:>16} [{bar:25}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -243,7 +312,11 @@ pub fn train_expert(
         if !opts.quiet {
             eprintln!(
                 "{} epoch {epoch}: train {:.4}  val {:.4} (ppl {:.2})  {:.0} tok/s",
-                expert.name(), loss_sum / loss_n.max(1.0), val_loss, val_loss.exp(), tokens as f64 / epoch_secs.max(1e-9)
+                expert.name(),
+                loss_sum / loss_n.max(1.0),
+                val_loss,
+                val_loss.exp(),
+                tokens as f64 / epoch_secs.max(1e-9)
             );
         }
         if val_loss < best {
