@@ -17,6 +17,18 @@ pub struct ModelConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub dropout: f64,
+    /// Overrides `training.batch_size` for this expert: experts with few
+    /// tokens a bar (harmony) need smaller batches to get enough updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Overrides `training.epochs` for this expert (the command line's
+    /// `--epochs` overrides both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Overrides `training.seq_len` for this expert: harmony sets the key
+    /// only at the start of a song, so its windows must hold whole songs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq_len: Option<usize>,
 }
 
 fn default_embed() -> usize {
@@ -84,6 +96,14 @@ pub struct TrainingOptions {
     pub val_fraction: f64,
     pub seed: u64,
     pub groove_loss_weight: f64,
+    /// Each epoch, move every harmony and melody training song by a random
+    /// interval (−5..=+6 semitones), so progressions are seen in many keys.
+    #[serde(default = "default_true")]
+    pub transpose_augment: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +116,59 @@ pub struct Config {
     pub harmony: HarmonyOptions,
     pub melody: MelodyOptions,
     pub training: TrainingOptions,
+    /// Report-card settings and verdict thresholds (`training eval`).
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// How the report card samples and where its verdicts draw the line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Pieces sampled per expert.
+    pub samples: usize,
+    /// Bars per sampled piece (real pieces are cut to the same length).
+    pub bars: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    /// Mean overlap area (generated vs real) at or above which fidelity passes …
+    pub overlap_pass: f64,
+    /// … and below which it fails (warn in between).
+    pub overlap_fail: f64,
+    /// Generated 8-grams found in training: fail above
+    /// max(this, share of the real validation pieces + `copy_margin`).
+    pub max_copied_8gram_share: f64,
+    pub copy_margin: f64,
+    /// Also fail when the mean longest run shared with training exceeds this
+    /// many times that of the real validation pieces (catches copies where
+    /// real music shares most 8-grams anyway, e.g. drum grooves).
+    pub max_longest_common_ratio: f64,
+    /// Melody chord-tone ratio must beat the unigram-pitch baseline by this
+    /// much to pass (below the baseline fails).
+    pub chord_tone_margin: f64,
+    /// Harmony key consistency below this fails.
+    pub min_key_consistency: f64,
+    /// Generated distinct-4 below this fraction of the real one warns (collapse).
+    pub min_distinct_ratio: f64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            samples: 16,
+            bars: 16,
+            temperature: 1.0,
+            top_p: 0.95,
+            overlap_pass: 0.5,
+            overlap_fail: 0.25,
+            max_copied_8gram_share: 0.2,
+            copy_margin: 0.1,
+            max_longest_common_ratio: 2.0,
+            chord_tone_margin: 0.05,
+            min_key_consistency: 0.7,
+            min_distinct_ratio: 0.5,
+        }
+    }
 }
 
 /// The repository's `config_multi_expert.yaml`, built in.
@@ -129,6 +202,23 @@ impl Config {
         }
     }
 
+    /// The batch size `expert` trains with.
+    pub fn batch_size(&self, expert: ExpertKind) -> usize {
+        self.model(expert)
+            .batch_size
+            .unwrap_or(self.training.batch_size)
+    }
+
+    /// The epochs `expert` trains for.
+    pub fn epochs(&self, expert: ExpertKind) -> usize {
+        self.model(expert).epochs.unwrap_or(self.training.epochs)
+    }
+
+    /// The window length `expert` trains with.
+    pub fn seq_len(&self, expert: ExpertKind) -> usize {
+        self.model(expert).seq_len.unwrap_or(self.training.seq_len)
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         for e in ExpertKind::ALL {
             let m = self.model(e);
@@ -144,6 +234,15 @@ impl Config {
             }
             if m.embed_dim == 0 || m.embed_dim > 4096 {
                 bail!("{key}.embed_dim must be in 1..=4096, got {}", m.embed_dim);
+            }
+            if m.batch_size == Some(0) {
+                bail!("{key}.batch_size must be >= 1");
+            }
+            if m.epochs == Some(0) {
+                bail!("{key}.epochs must be >= 1");
+            }
+            if m.seq_len.is_some_and(|n| n < 2) {
+                bail!("{key}.seq_len must be >= 2");
             }
             if !(0.0..1.0).contains(&m.dropout) {
                 bail!("{key}.dropout must be in [0, 1), got {}", m.dropout);
@@ -177,6 +276,36 @@ impl Config {
         }
         if self.drums.max_bars == 0 {
             bail!("drums.max_bars must be >= 1");
+        }
+        let e = &self.eval;
+        if e.samples == 0 || e.bars == 0 {
+            bail!("eval.samples and eval.bars must be >= 1");
+        }
+        if !(e.temperature > 0.0 && e.temperature.is_finite()) || !(e.top_p > 0.0 && e.top_p <= 1.0)
+        {
+            bail!("eval.temperature must be > 0 and eval.top_p in (0, 1]");
+        }
+        for (name, v) in [
+            ("overlap_pass", e.overlap_pass),
+            ("overlap_fail", e.overlap_fail),
+            ("max_copied_8gram_share", e.max_copied_8gram_share),
+            ("copy_margin", e.copy_margin),
+            ("chord_tone_margin", e.chord_tone_margin),
+            ("min_key_consistency", e.min_key_consistency),
+            ("min_distinct_ratio", e.min_distinct_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("eval.{name} must be in [0, 1], got {v}");
+            }
+        }
+        if !(e.max_longest_common_ratio >= 1.0 && e.max_longest_common_ratio.is_finite()) {
+            bail!(
+                "eval.max_longest_common_ratio must be >= 1, got {}",
+                e.max_longest_common_ratio
+            );
+        }
+        if e.overlap_fail > e.overlap_pass {
+            bail!("eval.overlap_fail must not exceed eval.overlap_pass");
         }
         Ok(())
     }

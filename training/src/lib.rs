@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod corpus;
+pub mod eval;
 pub mod export;
 pub mod fingerprint;
 pub mod model;

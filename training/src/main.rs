@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use training::config::Config;
+use training::eval::EvalOptions;
 use training::pipeline::{self, ExpertChoice};
 
 #[derive(Parser)]
@@ -67,6 +68,18 @@ struct CommonFlags {
     quiet: bool,
 }
 
+#[derive(Args, Clone, Default)]
+struct EvalFlags {
+    #[command(flatten)]
+    common: CommonFlags,
+    /// Pieces sampled per expert (default: eval.samples of the config).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Bars per piece (default: eval.bars of the config).
+    #[arg(long)]
+    bars: Option<u32>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate the synthetic multi-track corpus.
@@ -89,6 +102,8 @@ enum Command {
     },
     /// Train experts (prepares the data first).
     Train(CommonFlags),
+    /// Score trained experts: the report card (seed: `--eval_only`).
+    Eval(EvalFlags),
     /// Export checkpoints to ONNX (fp32 + quantized).
     Export {
         /// One checkpoint (`<expert>_best.safetensors`); default: all in <out>/checkpoints.
@@ -177,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 flags.quiet,
             )?;
         }
+        Some(Command::Eval(flags)) => eval(&flags)?,
         Some(Command::Export {
             ckpt,
             out,
@@ -219,12 +235,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     f.common.quiet,
                 )?;
             } else if f.eval_only {
-                bail!("--eval_only: the report card is not implemented yet (issue 5)");
+                eval(&EvalFlags {
+                    common: f.common,
+                    ..Default::default()
+                })?;
             } else {
                 demo(&f.common)?;
             }
         }
     }
+    Ok(())
+}
+
+fn eval_options(
+    cfg: &Config,
+    flags: &CommonFlags,
+    samples: Option<usize>,
+    bars: Option<u32>,
+) -> EvalOptions {
+    EvalOptions {
+        samples: samples.unwrap_or(cfg.eval.samples).max(1),
+        bars: bars.unwrap_or(cfg.eval.bars).max(1),
+        seed: flags.seed,
+        quiet: flags.quiet,
+    }
+}
+
+fn eval(flags: &EvalFlags) -> anyhow::Result<()> {
+    let c = &flags.common;
+    let cfg = load_config(&c.config)?;
+    let experts = ExpertChoice::parse(&c.expert)?;
+    let corpus = pipeline::corpus_for_eval(&c.midi_dir, &c.out, c.songs, c.seed, c.quiet)?;
+    let opts = eval_options(&cfg, c, flags.samples, flags.bars);
+    pipeline::evaluate(&c.out, &corpus, &cfg, &experts, &opts)?;
     Ok(())
 }
 
@@ -247,6 +290,15 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         flags.quiet,
     )
     .context("training")?;
+    let card = pipeline::evaluate(
+        &flags.out,
+        &corpus,
+        &cfg,
+        &experts,
+        &eval_options(&cfg, flags, None, None),
+    )
+    .context("report card")?;
+    println!("report card: {}", card.summary());
     let onnx = flags.out.join("onnx");
     pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
     if experts.0.len() == 3 {
@@ -255,7 +307,7 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         println!("16-bar sketch ({notes} notes) -> {}", sketch.display());
     }
     println!(
-        "artifacts: {}/{{corpus,prepared,checkpoints,logs,onnx}}, train_report.json, sketch.mid",
+        "artifacts: {}/{{corpus,prepared,checkpoints,logs,onnx,samples}}, train_report.json, report_card.{{json,md}}, sketch.mid",
         flags.out.display()
     );
     Ok(())

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use crate::config::Config;
+use crate::eval::{run_eval, EvalOptions, ReportCard};
 use crate::export::{export_checkpoint, ExportReport};
 use crate::model::{ExpertModel, ExpertModelConfig};
 use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
@@ -115,6 +116,45 @@ pub fn train(
         serde_json::to_string_pretty(&reports)?,
     )?;
     Ok(reports)
+}
+
+/// The corpus to evaluate on: `midi_dir` prepared again when given, else
+/// what `<out>/prepared` holds from training, else the generated default.
+pub fn corpus_for_eval(
+    midi_dir: &Option<PathBuf>,
+    out: &Path,
+    songs: usize,
+    seed: u64,
+    quiet: bool,
+) -> anyhow::Result<PreparedCorpus> {
+    let prepared = out.join("prepared");
+    if midi_dir.is_none() && prepared.join("manifest.json").exists() {
+        println!(
+            "evaluating on the corpus prepared in {}",
+            prepared.display()
+        );
+        return load_prepared(&prepared);
+    }
+    prepare_default_or(midi_dir, out, songs, seed, quiet)
+}
+
+/// Runs the report card for the chosen experts and prints it.
+pub fn evaluate(
+    out: &Path,
+    corpus: &PreparedCorpus,
+    cfg: &Config,
+    experts: &ExpertChoice,
+    opts: &EvalOptions,
+) -> anyhow::Result<ReportCard> {
+    let card = run_eval(out, corpus, cfg, &experts.0, opts)?;
+    println!("{}", card.to_markdown());
+    println!(
+        "report card -> {} and {}; samples -> {}",
+        out.join("report_card.json").display(),
+        out.join("report_card.md").display(),
+        out.join("samples").display()
+    );
+    Ok(card)
 }
 
 /// Exports one checkpoint (`ckpt` → `out`) or every chosen expert's

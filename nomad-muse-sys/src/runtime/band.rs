@@ -54,8 +54,8 @@ fn check_kind(s: &ExpertSession, want: ExpertKind) -> Result<(), MuseError> {
     }
 }
 
-/// Closed-position voicing of a chord from C3 upwards.
-fn voice_chord(chord: ChordLabel) -> Vec<u8> {
+/// Close-position voicing of a chord from C3 (the chords part's notes).
+pub fn voice_chord(chord: ChordLabel) -> Vec<u8> {
     chord
         .quality
         .intervals()

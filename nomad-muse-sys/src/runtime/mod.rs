@@ -7,7 +7,7 @@ mod error;
 mod sampler;
 mod session;
 
-pub use band::{Band, BandNote, TICKS_PER_QUARTER};
+pub use band::{voice_chord, Band, BandNote, TICKS_PER_QUARTER};
 pub use error::MuseError;
 pub use sampler::{sample_masked, SamplingOptions, XorShiftRng};
 pub use session::ExpertSession;

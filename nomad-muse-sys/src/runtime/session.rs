@@ -130,7 +130,7 @@ impl ExpertSession {
             .take()
             .ok_or_else(|| MuseError::Model("session state lost".into()))?;
         let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden);
-        if self.expert == ExpertKind::Melody {
+        if self.expert.is_conditioned() {
             inputs.push(tensor1(&[chord as i64]).into());
             inputs.push(tensor1(&[key as i64]).into());
         }
@@ -152,7 +152,8 @@ impl ExpertSession {
     }
 
     /// Feeds `token`; `condition` gives the (chord, key) conditioning ids
-    /// once the grammar has consumed the token (melody; ignored otherwise).
+    /// once the grammar has consumed the token (melody; harmony derives its
+    /// own from the stream, drums take none).
     pub fn feed_with(
         &mut self,
         token: u32,
@@ -161,7 +162,11 @@ impl ExpertSession {
         self.grammar
             .advance(token)
             .map_err(|e| MuseError::InvalidArgument(format!("{}: {e}", self.expert.name())))?;
-        let (chord, key) = condition(&self.grammar);
+        let (chord, key) = if self.expert == ExpertKind::Harmony {
+            self.grammar.stream_condition()
+        } else {
+            condition(&self.grammar)
+        };
         if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT
         {
             return Err(MuseError::InvalidArgument(format!(

@@ -59,6 +59,10 @@ pub struct Grammar {
     /// Drums / melody: beat of a `BEAT_b` whose `SUBSTEP_s` has not come yet.
     pending_beat: Option<u32>,
     in_fill: bool,
+    /// Harmony: the stream's key and the chord sounding at its latest
+    /// position (the harmony expert's own conditioning).
+    stream_key: Option<crate::theory::Key>,
+    stream_chord: crate::theory::ChordLabel,
     /// When set, bars are exactly this many 16th steps (generation in a known
     /// metre); when `None`, any bar length up to `MAX_BEATS` beats (decoding).
     bar_steps: Option<u32>,
@@ -76,6 +80,8 @@ impl Grammar {
             last_pitch: None,
             pending_beat: None,
             in_fill: false,
+            stream_key: None,
+            stream_chord: crate::theory::ChordLabel::NONE,
             bar_steps: None,
         }
     }
@@ -123,6 +129,17 @@ impl Grammar {
             ExpertKind::Harmony => self.position.map(|b| b * SUBSTEPS),
             _ => self.position,
         }
+    }
+
+    /// (chord, key) conditioning ids the harmony expert takes at every step:
+    /// the chord of the latest `CHORD_c` / `REST` and the stream's `KEY_k`
+    /// (0 before it). Derived from the tokens, so training and every runtime
+    /// compute it the same way and hosts never pass it.
+    pub fn stream_condition(&self) -> (u32, u32) {
+        (
+            self.stream_chord.dense_index(),
+            self.stream_key.map_or(0, |k| k.dense_index()),
+        )
     }
 
     /// Whether the stream has ended (EOS fed).
@@ -281,6 +298,12 @@ impl Grammar {
 
     fn apply(&mut self, token: Token) {
         use Phase::*;
+        match token {
+            Token::Key(k) => self.stream_key = Some(k),
+            Token::Chord(c) => self.stream_chord = c,
+            Token::RestChord => self.stream_chord = crate::theory::ChordLabel::NONE,
+            _ => {}
+        }
         self.phase = match token {
             Token::Bos => AfterBos,
             Token::Eos => Ended,

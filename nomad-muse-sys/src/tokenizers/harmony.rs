@@ -1,5 +1,6 @@
 //! MuseHarmony tokenizer: the key, then per bar the chords beat by beat.
 
+use super::Grammar;
 use super::{
     bar_count_of, decode_stream, DecodeError, EncodedSequence, ExpertKind, Token, Vocabulary,
     MAX_BEATS, PHRASE_BARS, SUBSTEPS,
@@ -87,9 +88,23 @@ impl HarmonyTokenizer {
             }
         }
         out.push(Token::Eos);
+        let tokens: Vec<u32> = out.iter().filter_map(|t| self.vocab.id(*t)).collect();
+        // The conditioning the model sees with each token, as the runtime derives it.
+        let mut grammar = Grammar::new(ExpertKind::Harmony);
+        let (mut chord_cond, mut key_cond) = (
+            Vec::with_capacity(tokens.len()),
+            Vec::with_capacity(tokens.len()),
+        );
+        for id in &tokens {
+            let _ = grammar.advance(*id);
+            let (c, k) = grammar.stream_condition();
+            chord_cond.push(c);
+            key_cond.push(k);
+        }
         EncodedSequence {
-            tokens: out.iter().filter_map(|t| self.vocab.id(*t)).collect(),
-            ..Default::default()
+            tokens,
+            chord_cond,
+            key_cond,
         }
     }
 

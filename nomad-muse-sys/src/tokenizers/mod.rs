@@ -16,6 +16,7 @@ pub mod grammar;
 mod harmony;
 mod melody;
 mod token;
+mod transpose;
 mod vocab;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ pub use grammar::Grammar;
 pub use harmony::{ChordEvent, HarmonyDecoded, HarmonyTokenizer};
 pub use melody::{melody_track, MelodyNote, MelodyTokenizer};
 pub use token::{Token, UnknownToken};
+pub use transpose::transpose;
 pub use vocab::*;
 
 /// The three experts (the conductor comes later).
@@ -45,6 +47,13 @@ impl ExpertKind {
             ExpertKind::Harmony => "harmony",
             ExpertKind::Melody => "melody",
         }
+    }
+
+    /// Whether the expert's model takes (chord, key) conditioning ids at
+    /// every step: melody from the host (the harmony it plays over), harmony
+    /// from its own stream ([`Grammar::stream_condition`]).
+    pub fn is_conditioned(self) -> bool {
+        !matches!(self, ExpertKind::Drums)
     }
 
     pub fn from_name(s: &str) -> Option<Self> {

@@ -134,7 +134,7 @@ pub fn build_onnx(
     let (_, embed) = w.get("embed.weight")?;
     let embed = x.weight("embed.weight", &[v, e], embed.to_vec(), 0);
     let mut input = x.g.op("Gather", &[&embed, &token]);
-    if cfg.expert == ExpertKind::Melody {
+    if cfg.expert.is_conditioned() {
         let chord = x.g.input("chord", DataType::Int64, &[1]);
         let key = x.g.input("key", DataType::Int64, &[1]);
         for (table, ids, used) in [

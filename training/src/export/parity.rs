@@ -42,7 +42,7 @@ fn run(
     hidden: &Tensor,
 ) -> anyhow::Result<(Vec<f32>, Tensor)> {
     let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden.clone().into());
-    if expert == ExpertKind::Melody {
+    if expert.is_conditioned() {
         inputs.push(tensor1(&[chord as i64]).into());
         inputs.push(tensor1(&[key as i64]).into());
     }

@@ -40,10 +40,11 @@ impl ExpertModelConfig {
             hidden_size: m.hidden_size,
             num_layers: m.num_layers,
             dropout: m.dropout,
-            conditioning: if expert == ExpertKind::Melody {
-                cfg.melody.conditioning
-            } else {
-                Conditioning::None
+            conditioning: match expert {
+                ExpertKind::Melody => cfg.melody.conditioning,
+                // Its own key and current chord (seed: "key + chord embeddings").
+                ExpertKind::Harmony => Conditioning::Both,
+                ExpertKind::Drums => Conditioning::None,
             },
         }
     }
@@ -52,7 +53,7 @@ impl ExpertModelConfig {
     pub fn param_count(&self) -> usize {
         let (v, e, h) = (self.vocab_size, self.embed_dim, self.hidden_size);
         let mut n = v * e;
-        if self.expert == ExpertKind::Melody {
+        if self.expert.is_conditioned() {
             n += (CHORD_CONDITIONS + KEY_CONDITIONS) * e;
         }
         for l in 0..self.num_layers {
@@ -97,7 +98,7 @@ impl ExpertModel {
         let (v, e, h) = (config.vocab_size, config.embed_dim, config.hidden_size);
         let k = 1.0 / (h as f64).sqrt();
         let embed = normal(&mut rng, &[v, e], 1.0)?;
-        let (chord_embed, key_embed) = if config.expert == ExpertKind::Melody {
+        let (chord_embed, key_embed) = if config.expert.is_conditioned() {
             (
                 Some(normal(&mut rng, &[CHORD_CONDITIONS, e], 1.0)?),
                 Some(normal(&mut rng, &[KEY_CONDITIONS, e], 1.0)?),

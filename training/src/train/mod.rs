@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::corpus::SplitMix64;
 use crate::fingerprint::{data_hash, Fingerprint};
 use crate::model::{ExpertModel, ExpertModelConfig};
-use batches::{make_windows, Batch, Window};
-use nomad_muse::tokenizers::{EncodedSequence, ExpertKind, Token, Vocabulary};
+use batches::{make_windows, Batch, Songs, Window};
+use nomad_muse::tokenizers::{transpose, EncodedSequence, ExpertKind, Token, Vocabulary};
 
 pub use batches::split_by_song;
 
@@ -186,15 +186,20 @@ pub fn train_expert(
     } else {
         &[]
     };
-    let train = make_windows(&train_songs, expert, t.seq_len, t.seq_len / 2, unscored);
-    let val = make_windows(&val_songs, expert, t.seq_len, t.seq_len, unscored);
+    let seq_len = cfg.seq_len(expert);
+    let mut train = make_windows(&train_songs, expert, seq_len, seq_len / 2, unscored);
+    let augment = t.transpose_augment && expert != ExpertKind::Drums;
+    let val = make_windows(&val_songs, expert, seq_len, seq_len, unscored);
     if train.is_empty() || val.is_empty() {
         bail!(
             "{}: not enough tokens to form training and validation windows",
             expert.name()
         );
     }
-    let config_json = serde_json::to_string(&(cfg, &model_cfg))?;
+    // Report-card thresholds do not change what is trained: keep them out of the hash.
+    let mut trained_cfg = cfg.clone();
+    trained_cfg.eval = Default::default();
+    let config_json = serde_json::to_string(&(&trained_cfg, &model_cfg))?;
     let fingerprint = Fingerprint::new(&config_json, data_hash(songs), &vocab.to_json(), t.seed);
 
     let model = ExpertModel::new(model_cfg.clone(), t.seed ^ expert as u64)?;
@@ -207,8 +212,9 @@ pub fn train_expert(
             ..Default::default()
         },
     )?;
-    let epochs = opts.epochs.unwrap_or(t.epochs).max(1);
-    let steps_per_epoch = train.len().div_ceil(t.batch_size);
+    let epochs = opts.epochs.unwrap_or(cfg.epochs(expert)).max(1);
+    let batch_size = cfg.batch_size(expert);
+    let steps_per_epoch = train.len().div_ceil(batch_size);
     let total_steps = steps_per_epoch * epochs;
     // Small corpora (harmony has few tokens a bar) get few steps an epoch.
     let warmup = t.warmup_steps.min(total_steps / 5);
@@ -273,12 +279,20 @@ pub fn train_expert(
                 .progress_chars("=> "),
         );
         bar.set_prefix(format!("{} epoch {epoch}", expert.name()));
+        if augment && epoch > 1 {
+            // Lengths do not change, so the windows (and steps) stay the same.
+            let moved: Songs = train_songs
+                .iter()
+                .map(|(n, s)| (n.clone(), transpose(expert, s, rng.below(12) as i32 - 5)))
+                .collect();
+            train = make_windows(&moved, expert, seq_len, seq_len / 2, unscored);
+        }
         let mut order: Vec<usize> = (0..train.len()).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
         let (mut loss_sum, mut loss_n, mut tokens) = (0.0, 0.0, 0usize);
-        for chunk in order.chunks(t.batch_size) {
+        for chunk in order.chunks(batch_size) {
             let windows: Vec<Window> = chunk.iter().map(|i| train[*i].clone()).collect();
             let batch = Batch::new(&windows, expert)?;
             let (ce, groove) = batch_loss(&model, &batch, Some(&mut rng))?;
@@ -302,7 +316,7 @@ pub fn train_expert(
         let epoch_secs = epoch_start.elapsed().as_secs_f64();
         train_time += epoch_secs;
         epochs_run = epoch;
-        let val_loss = evaluate(&model, &val, t.batch_size, expert)?;
+        let val_loss = evaluate(&model, &val, batch_size, expert)?;
         let record = serde_json::json!({
             "epoch": epoch, "train_loss": loss_sum / loss_n.max(1.0), "val_loss": val_loss,
             "val_ppl": val_loss.exp(), "lr": lr_at(step, total_steps, warmup, t.learning_rate),

@@ -1,0 +1,706 @@
+//! The Muse Student Report Card (`training eval`, seed flag `--eval_only`).
+//!
+//! For each expert it samples pieces from the trained checkpoint and from a
+//! random-token baseline (uniform over what the grammar allows), cuts the
+//! held-out validation songs to the same length, and scores all three sets
+//! with the same metrics ([`metrics`]): real vs generated vs random side by
+//! side, the overlap area of each per-piece metric's distribution, and
+//! memorization against the training songs. The split is the training split
+//! (same seed, same songs), checked against the checkpoint's fingerprint.
+
+pub mod metrics;
+pub mod midi_out;
+pub mod report;
+pub mod sampling;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::corpus::SplitMix64;
+use crate::fingerprint::data_hash;
+use crate::model::ExpertModel;
+use crate::prepare::PreparedCorpus;
+use crate::train::{checkpoint_path, split_by_song};
+use metrics::*;
+use nomad_muse::runtime::SamplingOptions;
+use nomad_muse::theory::{ChordLabel, Key, Mode};
+use nomad_muse::tokenizers::{
+    DrumHit, DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyDecoded, HarmonyTokenizer,
+    MelodyNote, MelodyTokenizer, Token, Vocabulary, EOS_ID,
+};
+pub use report::{Check, DistributionRow, ExpertCard, MetricRow, ReportCard, Verdict};
+use sampling::{sample_piece, CandleStepper, HarmonyContext, RandomTokens, StepModel};
+
+/// What `run_eval` samples.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub samples: usize,
+    pub bars: u32,
+    pub seed: u64,
+    pub quiet: bool,
+}
+
+/// A piece decoded for scoring. Melody carries the harmony it sounds over.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    Drums(Vec<DrumHit>),
+    Harmony(HarmonyDecoded),
+    Melody {
+        notes: Vec<MelodyNote>,
+        harmony: HarmonyDecoded,
+    },
+}
+
+/// One piece: its token ids and what they decode to.
+#[derive(Debug, Clone)]
+pub struct Piece {
+    pub tokens: Vec<u32>,
+    pub decoded: Decoded,
+}
+
+/// Everything measured on one set of pieces (real, generated or random).
+#[derive(Debug, Clone, Default)]
+pub struct SetScores {
+    /// Per-piece values of each scalar metric, in a fixed order.
+    pub per_piece: Vec<(&'static str, Vec<f64>)>,
+    /// Pooled normalised histograms.
+    pub distributions: Vec<(&'static str, Vec<f64>)>,
+    /// Distinct 4-grams ÷ all 4-grams over the set.
+    pub distinct_4: f64,
+}
+
+impl SetScores {
+    pub fn values(&self, name: &str) -> &[f64] {
+        self.per_piece
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    pub fn mean(&self, name: &str) -> f64 {
+        let v = self.values(name);
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    }
+}
+
+/// Shared context for scoring: the training side of the split.
+pub struct Reference {
+    pub training_tokens: NgramIndex,
+    pub training_minhashes: Vec<Vec<u64>>,
+    pub chord_bigrams: ChordBigrams,
+}
+
+impl Reference {
+    pub fn new(training: &[Vec<u32>], training_harmony: &[HarmonyDecoded]) -> Self {
+        let changes: Vec<Vec<ChordLabel>> = training_harmony
+            .iter()
+            .map(|h| chord_changes(&h.chords))
+            .collect();
+        Reference {
+            training_tokens: NgramIndex::new(training),
+            training_minhashes: training.iter().map(|s| minhash(s)).collect(),
+            chord_bigrams: ChordBigrams::fit(&changes, 0.1),
+        }
+    }
+}
+
+/// Musical metrics of the expert's domain, per piece.
+fn musical_metrics(piece: &Piece, bars: u32, reference: &Reference) -> Vec<(&'static str, f64)> {
+    match &piece.decoded {
+        Decoded::Drums(hits) => {
+            let density = hit_density(hits, bars);
+            let d = |c: &str| density.get(c).copied().unwrap_or(0.0);
+            vec![
+                ("groove consistency", groove_consistency(hits, bars)),
+                ("bars repeating previous", repetition_share(hits, bars)),
+                ("fills per 8 bars", fills_per_8_bars(hits, bars)),
+                ("kick hits/bar", d("kick")),
+                ("snare hits/bar", d("snare")),
+                ("hats hits/bar", d("hats")),
+                ("toms hits/bar", d("toms")),
+                ("cymbal hits/bar", d("cymbals")),
+            ]
+        }
+        Decoded::Harmony(h) => {
+            let key = h.key.unwrap_or(Key::new(0, Mode::Major));
+            let changes = chord_changes(&h.chords);
+            vec![
+                (
+                    "bigram log-likelihood",
+                    reference.chord_bigrams.mean_log_likelihood(&changes),
+                ),
+                (
+                    "common progression share",
+                    common_progression_share(&changes, key),
+                ),
+                ("key consistency", key_consistency(&h.chords, key)),
+                (
+                    "chord changes/bar",
+                    changes.len() as f64 / bars.max(1) as f64,
+                ),
+            ]
+        }
+        Decoded::Melody { notes, harmony } => vec![
+            (
+                "chord-tone ratio",
+                chord_tone_ratio(notes, |bar, step| harmony.chord_at(bar, step / 4)),
+            ),
+            ("step share", step_share(notes)),
+            ("pitch range", pitch_range(notes)),
+            ("motif repetition", motif_repetition(notes)),
+            ("notes/bar", notes.len() as f64 / bars.max(1) as f64),
+        ],
+    }
+}
+
+fn distributions(pieces: &[Piece]) -> Vec<(&'static str, Vec<f64>)> {
+    let pooled = |hists: Vec<Vec<f64>>| {
+        let n = hists.len().max(1) as f64;
+        let len = hists.first().map_or(0, Vec::len);
+        (0..len)
+            .map(|i| hists.iter().map(|h| h[i]).sum::<f64>() / n)
+            .collect::<Vec<f64>>()
+    };
+    match pieces.first().map(|p| &p.decoded) {
+        Some(Decoded::Harmony(_)) => vec![(
+            "harmonic rhythm (beats 1..8)",
+            pooled(
+                pieces
+                    .iter()
+                    .filter_map(|p| match &p.decoded {
+                        Decoded::Harmony(h) => Some(harmonic_rhythm(&h.chords)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        )],
+        Some(Decoded::Melody { .. }) => vec![(
+            "interval histogram (-12..12)",
+            pooled(
+                pieces
+                    .iter()
+                    .filter_map(|p| match &p.decoded {
+                        Decoded::Melody { notes, .. } => Some(interval_histogram(notes)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        )],
+        _ => vec![],
+    }
+}
+
+/// Memorization metric names (per piece).
+pub const COPIED_8GRAMS: &str = "8-grams found in training";
+pub const LONGEST_COMMON: &str = "longest common n-gram";
+pub const NEAREST_JACCARD: &str = "nearest MinHash Jaccard";
+
+/// Scores a set of pieces.
+pub fn score_set(pieces: &[Piece], bars: u32, reference: &mut Reference) -> SetScores {
+    let mut per_piece: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for piece in pieces {
+        let mut row = musical_metrics(piece, bars, reference);
+        let sig = minhash(&piece.tokens);
+        let nearest = reference
+            .training_minhashes
+            .iter()
+            .map(|t| minhash_jaccard(&sig, t))
+            .fold(0.0, f64::max);
+        row.push((
+            COPIED_8GRAMS,
+            reference.training_tokens.copied_share(&piece.tokens, 8),
+        ));
+        row.push((
+            LONGEST_COMMON,
+            reference.training_tokens.longest_common(&piece.tokens) as f64,
+        ));
+        row.push((NEAREST_JACCARD, nearest));
+        for (name, v) in row {
+            match per_piece.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, vals)) => vals.push(v),
+                None => per_piece.push((name, vec![v])),
+            }
+        }
+    }
+    let tokens: Vec<Vec<u32>> = pieces.iter().map(|p| p.tokens.clone()).collect();
+    SetScores {
+        per_piece,
+        distributions: distributions(pieces),
+        distinct_4: distinct_n(&tokens, 4),
+    }
+}
+
+/// The first `bars` bars of a token stream (EOS appended).
+pub fn cut_to_bars(tokens: &[u32], vocab: &Vocabulary, bars: u32) -> Vec<u32> {
+    let mut seen = 0u32;
+    let mut out = Vec::new();
+    for &t in tokens {
+        match vocab.token(t) {
+            Some(Token::Bar(_)) => {
+                seen += 1;
+                if seen > bars {
+                    break;
+                }
+            }
+            Some(Token::Eos) => break,
+            _ => {}
+        }
+        out.push(t);
+    }
+    out.push(EOS_ID);
+    out
+}
+
+fn decode_harmony(tokens: &[u32]) -> anyhow::Result<HarmonyDecoded> {
+    HarmonyTokenizer::new()
+        .decode(tokens)
+        .map_err(|e| anyhow::anyhow!("harmony tokens do not decode: {e}"))
+}
+
+/// Decodes a piece of `expert`; melody needs the harmony it was written over.
+pub fn decode_piece(
+    expert: ExpertKind,
+    tokens: Vec<u32>,
+    harmony: Option<&HarmonyDecoded>,
+) -> anyhow::Result<Piece> {
+    let decoded = match expert {
+        ExpertKind::Drums => Decoded::Drums(
+            DrumsTokenizer::new()
+                .decode(&tokens)
+                .map_err(|e| anyhow::anyhow!("drum tokens do not decode: {e}"))?,
+        ),
+        ExpertKind::Harmony => Decoded::Harmony(decode_harmony(&tokens)?),
+        ExpertKind::Melody => Decoded::Melody {
+            notes: MelodyTokenizer::new()
+                .decode(&tokens)
+                .map_err(|e| anyhow::anyhow!("melody tokens do not decode: {e}"))?,
+            harmony: harmony.cloned().unwrap_or(HarmonyDecoded {
+                key: None,
+                chords: vec![],
+            }),
+        },
+    };
+    Ok(Piece { tokens, decoded })
+}
+
+/// Harmony of each song, decoded once, by song name.
+fn harmony_by_song(corpus: &PreparedCorpus) -> BTreeMap<String, HarmonyDecoded> {
+    corpus
+        .harmony
+        .iter()
+        .filter_map(|(name, seq)| decode_harmony(&seq.tokens).ok().map(|h| (name.clone(), h)))
+        .collect()
+}
+
+/// Chord-tone ratio of `pieces` with every pitch redrawn from the training
+/// melodies' pitch unigram (rhythm and chords kept): what chance gives.
+pub fn unigram_chord_tone_baseline(pieces: &[Piece], training_pitches: &[u8], seed: u64) -> f64 {
+    if training_pitches.is_empty() {
+        return 0.0;
+    }
+    let mut rng = SplitMix64::new(seed);
+    let ratios: Vec<f64> = pieces
+        .iter()
+        .filter_map(|p| match &p.decoded {
+            Decoded::Melody { notes, harmony } => {
+                let redrawn: Vec<MelodyNote> = notes
+                    .iter()
+                    .map(|n| MelodyNote {
+                        pitch: training_pitches[rng.below(training_pitches.len())],
+                        ..*n
+                    })
+                    .collect();
+                Some(chord_tone_ratio(&redrawn, |bar, step| {
+                    harmony.chord_at(bar, step / 4)
+                }))
+            }
+            _ => None,
+        })
+        .collect();
+    ratios.iter().sum::<f64>() / ratios.len().max(1) as f64
+}
+
+/// Checks that the checkpoint was trained on this corpus (so the split matches).
+fn check_trained_on(
+    out: &Path,
+    expert: ExpertKind,
+    songs: &[(String, EncodedSequence)],
+) -> anyhow::Result<()> {
+    let fp_path =
+        checkpoint_path(out, expert).with_file_name(format!("{}_fingerprint.json", expert.name()));
+    let Ok(text) = std::fs::read_to_string(&fp_path) else {
+        return Ok(());
+    };
+    let fp: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", fp_path.display()))?;
+    let trained = fp.get("data_sha256").and_then(|v| v.as_str()).unwrap_or("");
+    if !trained.is_empty() && trained != data_hash(songs) {
+        bail!(
+            "{}: the checkpoint was trained on other data than {} holds (data hash differs); \
+             evaluate with the --midi_dir it was trained on",
+            expert.name(),
+            out.join("prepared").display()
+        );
+    }
+    Ok(())
+}
+
+/// Samples `n` pieces from `model`, decoding each; melody is conditioned on
+/// the validation songs' harmony in turn.
+#[allow(clippy::too_many_arguments)]
+fn sample_set(
+    expert: ExpertKind,
+    model: &mut dyn StepModel,
+    n: usize,
+    bars: u32,
+    opts: &SamplingOptions,
+    seed: u64,
+    contexts: &[HarmonyDecoded],
+    give_key: bool,
+    progress: &ProgressBar,
+) -> anyhow::Result<Vec<Piece>> {
+    let mut pieces = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut rng_state = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let harmony = (!contexts.is_empty()).then(|| &contexts[i % contexts.len()]);
+        let chord_at =
+            |bar: u32, beat: u32| harmony.map_or(ChordLabel::NONE, |h| h.chord_at(bar, beat));
+        let context = harmony.map(|h| HarmonyContext {
+            key: h.key.unwrap_or(Key::new(0, Mode::Major)),
+            chord_at: &chord_at,
+        });
+        let use_context = match expert {
+            ExpertKind::Melody => context.as_ref(),
+            ExpertKind::Harmony if give_key => context.as_ref(),
+            _ => None,
+        };
+        let tokens = sample_piece(expert, model, bars, opts, &mut rng_state, use_context)?;
+        pieces.push(
+            decode_piece(expert, tokens, harmony)
+                .with_context(|| format!("{} sample {i}", expert.name()))?,
+        );
+        progress.inc(1);
+    }
+    Ok(pieces)
+}
+
+/// Builds the report card of every expert in `experts`, writing the card
+/// (`report_card.json`, `report_card.md`) and the samples (`samples/*.mid`)
+/// under `out`.
+pub fn run_eval(
+    out: &Path,
+    corpus: &PreparedCorpus,
+    cfg: &Config,
+    experts: &[ExpertKind],
+    opts: &EvalOptions,
+) -> anyhow::Result<ReportCard> {
+    cfg.validate()?;
+    let t = &cfg.training;
+    let sampling = SamplingOptions {
+        temperature: cfg.eval.temperature,
+        top_k: 0,
+        top_p: cfg.eval.top_p,
+    };
+    let harmony_of = harmony_by_song(corpus);
+    let progress = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((experts.len() * opts.samples * 2) as u64)
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{prefix:>16} [{bar:25}] {pos}/{len} pieces {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    progress.set_prefix("sampling");
+    let samples_dir = out.join("samples");
+    std::fs::create_dir_all(&samples_dir)
+        .with_context(|| format!("creating {}", samples_dir.display()))?;
+
+    let mut cards = Vec::new();
+    for &expert in experts {
+        let songs = corpus.sequences(expert);
+        if songs.len() < 2 {
+            bail!(
+                "{}: need at least 2 songs with a {} part, got {}",
+                expert.name(),
+                expert.name(),
+                songs.len()
+            );
+        }
+        let ckpt = checkpoint_path(out, expert);
+        if !ckpt.exists() {
+            bail!(
+                "checkpoint {} not found: train first (cargo run --release -p training -- train)",
+                ckpt.display()
+            );
+        }
+        check_trained_on(out, expert, songs)?;
+        let (model, _) = ExpertModel::load(&ckpt)?;
+        let vocab = Vocabulary::for_expert(expert);
+        let (train, val) = split_by_song(songs, t.val_fraction, t.seed);
+
+        let harmony_for = |name: &String| harmony_of.get(name);
+        let training_tokens: Vec<Vec<u32>> = train.iter().map(|(_, s)| s.tokens.clone()).collect();
+        let training_harmony: Vec<HarmonyDecoded> = train
+            .iter()
+            .filter_map(|(n, _)| harmony_for(n).cloned())
+            .collect();
+        let mut reference = Reference::new(&training_tokens, &training_harmony);
+
+        // Real: the validation songs cut to the sampled length.
+        let mut real = Vec::new();
+        let mut contexts = Vec::new();
+        for (name, seq) in &val {
+            let harmony = harmony_for(name);
+            if expert == ExpertKind::Melody && harmony.is_none() {
+                continue;
+            }
+            let tokens = cut_to_bars(&seq.tokens, &vocab, opts.bars);
+            if let Ok(p) = decode_piece(expert, tokens, harmony) {
+                real.push(p);
+                if let Some(h) = harmony {
+                    contexts.push(h.clone());
+                }
+            }
+        }
+        if real.is_empty() {
+            bail!("{}: no validation song decodes", expert.name());
+        }
+
+        progress.set_message(expert.name());
+        let give_key = expert == ExpertKind::Harmony && !cfg.harmony.include_keys;
+        let seed = opts.seed ^ (expert as u64).wrapping_mul(0x1000_0001);
+        let mut stepper = CandleStepper::new(&model);
+        let generated = sample_set(
+            expert,
+            &mut stepper,
+            opts.samples,
+            opts.bars,
+            &sampling,
+            seed,
+            &contexts,
+            give_key,
+            &progress,
+        )?;
+        let mut random_model = RandomTokens(vocab.len());
+        let random = sample_set(
+            expert,
+            &mut random_model,
+            opts.samples,
+            opts.bars,
+            &sampling,
+            seed,
+            &contexts,
+            give_key,
+            &progress,
+        )?;
+
+        let mut sample_files = Vec::new();
+        for (i, p) in generated.iter().enumerate() {
+            let path = samples_dir.join(format!("{}_{i:02}.mid", expert.name()));
+            std::fs::write(&path, midi_out::piece_midi(p)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            sample_files.push(path.display().to_string());
+        }
+
+        let scores = [
+            score_set(&real, opts.bars, &mut reference),
+            score_set(&generated, opts.bars, &mut reference),
+            score_set(&random, opts.bars, &mut reference),
+        ];
+        let baseline = (expert == ExpertKind::Melody).then(|| {
+            let pitches: Vec<u8> = train
+                .iter()
+                .filter_map(|(_, s)| MelodyTokenizer::new().decode(&s.tokens).ok())
+                .flat_map(|notes| notes.into_iter().map(|n| n.pitch))
+                .collect();
+            unigram_chord_tone_baseline(&generated, &pitches, seed)
+        });
+        cards.push(report::expert_card(
+            expert,
+            &scores,
+            baseline,
+            &cfg.eval,
+            report::SetSizes {
+                train_songs: train.len(),
+                val_pieces: real.len(),
+                samples: generated.len(),
+                bars: opts.bars,
+            },
+            sample_files,
+        ));
+    }
+    progress.finish_and_clear();
+    let card = ReportCard {
+        seed: opts.seed,
+        samples: opts.samples,
+        bars: opts.bars,
+        temperature: cfg.eval.temperature,
+        top_p: cfg.eval.top_p,
+        experts: cards,
+    };
+    card.write(out)?;
+    Ok(card)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report::health_checks;
+    use super::*;
+    use crate::config::EvalConfig;
+    use nomad_muse::nsf::midi_to_nsf;
+    use nomad_muse::tokenizers::{DrumsTokenizer, HarmonyTokenizer, MelodyTokenizer};
+
+    /// (drums, harmony, melody) token streams of generated songs.
+    fn songs(n: usize, seed: u64) -> Vec<[Vec<u32>; 3]> {
+        (0..n)
+            .map(|i| {
+                let song = crate::corpus::generate_song(i, seed).unwrap();
+                let nsf = midi_to_nsf(&song.midi_bytes, &song.file_name).unwrap();
+                [
+                    DrumsTokenizer::new().encode(&nsf).tokens,
+                    HarmonyTokenizer::new().encode(&nsf).tokens,
+                    MelodyTokenizer::new().encode(&nsf).tokens,
+                ]
+            })
+            .collect()
+    }
+
+    fn pieces(expert: ExpertKind, streams: &[[Vec<u32>; 3]], bars: u32) -> Vec<Piece> {
+        let vocab = Vocabulary::for_expert(expert);
+        streams
+            .iter()
+            .map(|s| {
+                let harmony = decode_harmony(&s[1]).unwrap();
+                decode_piece(
+                    expert,
+                    cut_to_bars(&s[expert as usize], &vocab, bars),
+                    Some(&harmony),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cut_keeps_exactly_the_first_bars() {
+        let s = &songs(1, 3)[0];
+        let full = DrumsTokenizer::new().decode(&s[0]).unwrap();
+        let cut = cut_to_bars(&s[0], &Vocabulary::for_expert(ExpertKind::Drums), 4);
+        let hits = DrumsTokenizer::new().decode(&cut).unwrap();
+        let want: Vec<DrumHit> = full.into_iter().filter(|h| h.bar < 4).collect();
+        assert!(!want.is_empty());
+        assert_eq!(hits, want);
+    }
+
+    #[test]
+    fn random_baseline_pieces_always_decode_with_the_asked_bars() {
+        let s = &songs(1, 5)[0];
+        let harmony = decode_harmony(&s[1]).unwrap();
+        let opts = SamplingOptions {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        };
+        for expert in ExpertKind::ALL {
+            let mut model = RandomTokens(Vocabulary::for_expert(expert).len());
+            let set = sample_set(
+                expert,
+                &mut model,
+                6,
+                4,
+                &opts,
+                11,
+                &[harmony.clone()],
+                false,
+                &ProgressBar::hidden(),
+            )
+            .unwrap();
+            assert_eq!(set.len(), 6);
+            for p in &set {
+                match &p.decoded {
+                    Decoded::Drums(hits) => assert!(hits.iter().all(|h| h.bar < 4)),
+                    Decoded::Harmony(h) => {
+                        let beats: u32 = h.chords.iter().map(|c| c.hold_beats).sum();
+                        assert_eq!(beats, 16, "4 bars of 4/4 fully covered");
+                    }
+                    Decoded::Melody { notes, harmony: h } => {
+                        assert!(notes.iter().all(|n| n.bar < 4));
+                        assert_eq!(h.key, harmony.key, "melody keeps its conditioning harmony");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copied_training_pieces_are_flagged_as_memorized() {
+        let all = songs(10, 8);
+        let (train, held_out) = all.split_at(7);
+        let cfg = EvalConfig::default();
+        for expert in ExpertKind::ALL {
+            let training_tokens: Vec<Vec<u32>> =
+                train.iter().map(|s| s[expert as usize].clone()).collect();
+            let harmony: Vec<HarmonyDecoded> = train
+                .iter()
+                .map(|s| decode_harmony(&s[1]).unwrap())
+                .collect();
+            let mut reference = Reference::new(&training_tokens, &harmony);
+            let real = score_set(&pieces(expert, held_out, 8), 8, &mut reference);
+            let copies = score_set(&pieces(expert, train, 8), 8, &mut reference);
+            let verdict = |set: &SetScores| {
+                health_checks(expert, &real, set, Some(0.0), &cfg)
+                    .into_iter()
+                    .find(|c| c.0 == "memorization")
+                    .unwrap()
+                    .3
+            };
+            assert_eq!(
+                verdict(&copies),
+                Verdict::Fail,
+                "{}: copies of training songs",
+                expert.name()
+            );
+            assert_eq!(
+                verdict(&real),
+                Verdict::Pass,
+                "{}: held-out songs",
+                expert.name()
+            );
+            // Real music against itself: the fidelity check passes.
+            let fidelity = health_checks(expert, &real, &real, Some(0.0), &cfg)[0].clone();
+            assert_eq!(fidelity.3, Verdict::Pass, "{}: {fidelity:?}", expert.name());
+        }
+    }
+
+    #[test]
+    fn the_unigram_baseline_is_chance_and_chord_tones_beat_it() {
+        let all = songs(6, 9);
+        let real = pieces(ExpertKind::Melody, &all, 16);
+        let pitches: Vec<u8> = real
+            .iter()
+            .flat_map(|p| match &p.decoded {
+                Decoded::Melody { notes, .. } => notes.iter().map(|n| n.pitch).collect(),
+                _ => vec![],
+            })
+            .collect();
+        let baseline = unigram_chord_tone_baseline(&real, &pitches, 1);
+        let mut reference = Reference::new(&[], &[]);
+        let ratio = score_set(&real, 16, &mut reference).mean("chord-tone ratio");
+        // Triads cover 3 of 12 pitch classes; the corpus melodies are chord-tone led.
+        assert!(baseline > 0.15 && baseline < 0.6, "baseline {baseline}");
+        assert!(
+            ratio > baseline + 0.2,
+            "real {ratio} vs baseline {baseline}"
+        );
+    }
+}
