@@ -25,6 +25,11 @@ pub struct ModelConfig {
     /// `--epochs` overrides both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
+    /// Each epoch after the first, move every training song by a random
+    /// interval (−5..=+6 semitones), so progressions are seen in many keys
+    /// (harmony: a few songs per key otherwise). No effect on drums.
+    #[serde(default)]
+    pub transpose_augment: bool,
     /// Overrides `training.seq_len` for this expert: harmony sets the key
     /// only at the start of a song, so its windows must hold whole songs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,14 +101,6 @@ pub struct TrainingOptions {
     pub val_fraction: f64,
     pub seed: u64,
     pub groove_loss_weight: f64,
-    /// Each epoch, move every harmony and melody training song by a random
-    /// interval (−5..=+6 semitones), so progressions are seen in many keys.
-    #[serde(default = "default_true")]
-    pub transpose_augment: bool,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,8 +278,7 @@ impl Config {
         if e.samples == 0 || e.bars == 0 {
             bail!("eval.samples and eval.bars must be >= 1");
         }
-        if !(e.temperature > 0.0 && e.temperature.is_finite()) || !(e.top_p > 0.0 && e.top_p <= 1.0)
-        {
+        if !(e.temperature > 0.0 && e.temperature.is_finite() && e.top_p > 0.0 && e.top_p <= 1.0) {
             bail!("eval.temperature must be > 0 and eval.top_p in (0, 1]");
         }
         for (name, v) in [

@@ -164,6 +164,49 @@ mod tests {
             "BOS KEY_C_major BAR_0 BEAT_0 CHORD_C_maj HOLD_4 BAR_1 BEAT_0 CHORD_C_maj HOLD_2 BEAT_2 CHORD_A_min \
              HOLD_2 BAR_2 BEAT_0 REST HOLD_2 BEAT_2 CHORD_G_dom7 HOLD_2 EOS"
         );
+        // Self-conditioning: each token carries the stream's key (0 = C major
+        // also before it) and the chord of the latest CHORD/REST token.
+        let n = ChordLabel::NONE.dense_index();
+        let want_chords = [
+            n,
+            n,
+            n,
+            n,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            am.dense_index(),
+            am.dense_index(),
+            am.dense_index(),
+            am.dense_index(),
+            n,
+            n,
+            n,
+            g7.dense_index(),
+            g7.dense_index(),
+            g7.dense_index(),
+        ];
+        assert_eq!(enc.chord_cond, want_chords);
+        assert!(enc.key_cond.iter().all(|k| *k == 0));
+        let e_minor = Key::new(4, crate::theory::Mode::Minor);
+        let mut g = Grammar::new(ExpertKind::Harmony);
+        for t in [
+            Token::Bos,
+            Token::Key(e_minor),
+            Token::Bar(0),
+            Token::Beat(0),
+            Token::Chord(am),
+        ] {
+            g.advance(tok.vocabulary().id(t).unwrap()).unwrap();
+        }
+        assert_eq!(
+            g.stream_condition(),
+            (am.dense_index(), e_minor.dense_index())
+        );
         let dec = tok.decode(&enc.tokens).unwrap();
         assert_eq!(dec.key, Some(Key::new(0, crate::theory::Mode::Major)));
         assert_eq!(dec.chords.len(), 5);

@@ -48,7 +48,7 @@ pub fn groove_consistency(hits: &[DrumHit], bars: u32) -> f64 {
 pub fn drum_class(pitch: u8) -> &'static str {
     match pitch {
         35 | 36 => "kick",
-        37 | 38 | 39 | 40 => "snare",
+        37..=40 => "snare",
         42 | 44 | 46 => "hats",
         41 | 43 | 45 | 47 | 48 | 50 => "toms",
         49 | 51 | 52 | 53 | 55 | 57 | 59 => "cymbals",

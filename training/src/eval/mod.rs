@@ -620,7 +620,7 @@ mod tests {
                 4,
                 &opts,
                 11,
-                &[harmony.clone()],
+                std::slice::from_ref(&harmony),
                 false,
                 &ProgressBar::hidden(),
             )

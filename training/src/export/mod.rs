@@ -338,11 +338,14 @@ mod tests {
                 "{e:?} fp32 diff {}",
                 report.parity.fp32_max_abs_diff
             );
-            assert!(
-                report.parity.quantized_top1_agreement >= 0.9,
-                "{e:?} quantized agreement {}",
-                report.parity.quantized_top1_agreement
-            );
+            // Untrained weights give near-uniform logits (many near-ties):
+            // the trained figures are in the closing notes and the README.
+            for agreement in [
+                report.parity.quantized_top1_agreement,
+                report.parity.quantized_top1_agreement_random_tokens,
+            ] {
+                assert!(agreement >= 0.9, "{e:?} quantized agreement {agreement}");
+            }
             assert!(report.quantized_bytes * 2 < report.fp32_bytes);
         }
         std::fs::remove_dir_all(&dir).ok();

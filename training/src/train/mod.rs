@@ -188,7 +188,7 @@ pub fn train_expert(
     };
     let seq_len = cfg.seq_len(expert);
     let mut train = make_windows(&train_songs, expert, seq_len, seq_len / 2, unscored);
-    let augment = t.transpose_augment && expert != ExpertKind::Drums;
+    let augment = cfg.model(expert).transpose_augment && expert != ExpertKind::Drums;
     let val = make_windows(&val_songs, expert, seq_len, seq_len, unscored);
     if train.is_empty() || val.is_empty() {
         bail!(
