@@ -198,6 +198,11 @@ fn check_chunks(bytes: &[u8]) -> Result<(), MidiError> {
         .get(10..12)
         .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
         .ok_or_else(truncated_header)?;
+    // SMPTE division with frame byte 0x80 (-128 fps): midly negates it as an
+    // i8, which overflows (a panic in debug builds). No such frame rate exists.
+    if bytes.get(12) == Some(&0x80) {
+        return Err(MidiError::Corrupt("invalid SMPTE frame rate (-128)".into()));
+    }
     let mut at = 8usize.saturating_add(header_len);
     let mut tracks = 0usize;
     while at < bytes.len() {
