@@ -91,6 +91,18 @@ extern "C" {
 const char *muse_last_error(void);
 
 /**
+ * Heap allocations the calling thread has made inside libnomad_muse so far:
+ * `system` from the system heap, `arena` from session arenas (where a
+ * per-token call's temporaries live). A host checks that its real-time
+ * thread's `system` count stays put across `muse_generate_next` calls after
+ * the first call on that thread. Either pointer may be NULL.
+ *
+ * # Safety
+ * Non-NULL pointers must be writable.
+ */
+enum MuseStatus muse_thread_alloc_counts(uint64_t *system, uint64_t *arena);
+
+/**
  * Loads an exported expert (.onnx). `opts` may be NULL.
  *
  * # Safety

@@ -1,5 +1,6 @@
 //! Per-token latency of each expert through the C ABI (fp32 and int8),
-//! allocations per token after warm-up, this process's peak RSS, and the
+//! heap allocations per token after warm-up (system heap, and tract's
+//! temporaries served by the session arena), this process's peak RSS, and the
 //! same steps through onnxruntime (Python) on the same files, in one run.
 //!
 //!   cargo bench -p nomad-muse-sys --bench latency -- <onnx_dir>
@@ -7,29 +8,11 @@
 //! (default <onnx_dir>: artifacts/onnx). Timings are medians and p99s over
 //! many steps; compare ratios within one run, the machine is shared.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::CString;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use nomad_muse::ffi::*;
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+use nomad_muse::runtime::realtime_alloc::thread_counters;
 
 const STEPS: usize = 2000;
 
@@ -39,7 +22,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Feeds a grammar-valid stream (the session's own samples) and times each
 /// `muse_generate_next` call (one model step + masked sampling).
-fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
+struct Figures {
+    median_us: f64,
+    p99_us: f64,
+    system_allocs_per_token: f64,
+    arena_allocs_per_token: f64,
+}
+
+fn bench_file(path: &std::path::Path) -> Option<Figures> {
     let c = CString::new(path.to_str()?).ok()?;
     let mut s: *mut MuseSession = std::ptr::null_mut();
     let opts = MuseSessionOptions {
@@ -58,13 +48,13 @@ fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
     let melody = kind == MuseExpertKind::MuseExpertMelody;
     let mut rng = 5u64;
     let mut times = Vec::with_capacity(STEPS);
-    let (mut allocs, mut counted) = (0usize, 0usize);
+    let (mut system, mut arena, mut counted) = (0u64, 0u64, 0u64);
     let mut token: i32 = 1;
     let mut fed_bos = false;
     let mut i = 0;
     while times.len() < STEPS {
         let ctx = if fed_bos { token } else { 1 };
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = thread_counters();
         let t0 = Instant::now();
         let st = unsafe {
             if melody {
@@ -74,7 +64,7 @@ fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
             }
         };
         let dt = t0.elapsed().as_secs_f64() * 1e6;
-        let after = ALLOCATIONS.load(Ordering::Relaxed);
+        let after = thread_counters();
         fed_bos = true;
         if st != MuseStatus::MuseOk {
             // The stream ended (EOS): start a new one.
@@ -85,17 +75,20 @@ fn bench_file(path: &std::path::Path) -> Option<(f64, f64, f64)> {
         i += 1;
         if i > 20 {
             times.push(dt);
-            allocs += after - before;
+            system += after.0 - before.0;
+            arena += after.1 - before.1;
             counted += 1;
         }
     }
     unsafe { muse_session_free(s) };
     times.sort_by(|a, b| a.total_cmp(b));
-    Some((
-        percentile(&times, 0.5),
-        percentile(&times, 0.99),
-        allocs as f64 / counted.max(1) as f64,
-    ))
+    let per_token = |n: u64| n as f64 / counted.max(1) as f64;
+    Some(Figures {
+        median_us: percentile(&times, 0.5),
+        p99_us: percentile(&times, 0.99),
+        system_allocs_per_token: per_token(system),
+        arena_allocs_per_token: per_token(arena),
+    })
 }
 
 fn peak_rss_kib() -> i64 {
@@ -122,10 +115,11 @@ fn main() {
         dir.display()
     );
     println!(
-        "{:<28} {:>12} {:>12} {:>16}",
-        "model", "median µs", "p99 µs", "allocs/token"
+        "{:<28} {:>10} {:>10} {:>20} {:>20}",
+        "model", "median µs", "p99 µs", "system allocs/token", "arena allocs/token"
     );
-    let mut total_bytes = 0u64;
+    // Total file size: [fp32, quantized].
+    let mut total_bytes = [0u64; 2];
     for expert in ["drums", "harmony", "melody"] {
         for suffix in ["", "_quantized"] {
             let path = dir.join(format!("{expert}{suffix}.onnx"));
@@ -133,21 +127,25 @@ fn main() {
                 eprintln!("missing {}", path.display());
                 continue;
             }
-            if suffix.is_empty() {
-                total_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            }
-            if let Some((median, p99, allocs)) = bench_file(&path) {
+            total_bytes[usize::from(!suffix.is_empty())] +=
+                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if let Some(f) = bench_file(&path) {
                 println!(
-                    "{:<28} {:>12.1} {:>12.1} {:>16.1}",
+                    "{:<28} {:>10.1} {:>10.1} {:>20.2} {:>20.1}",
                     format!("{expert}{suffix}.onnx"),
-                    median,
-                    p99,
-                    allocs
+                    f.median_us,
+                    f.p99_us,
+                    f.system_allocs_per_token,
+                    f.arena_allocs_per_token
                 );
             }
         }
     }
-    println!("total fp32 ONNX size: {:.2} MB", total_bytes as f64 / 1e6);
+    println!(
+        "total ONNX size: fp32 {:.2} MB, quantized {:.2} MB",
+        total_bytes[0] as f64 / 1e6,
+        total_bytes[1] as f64 / 1e6
+    );
     println!(
         "peak RSS of this process (3 models loaded in turn): {} KiB",
         peak_rss_kib()

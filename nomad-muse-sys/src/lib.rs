@@ -7,3 +7,11 @@ pub mod nsf;
 pub mod runtime;
 pub mod theory;
 pub mod tokenizers;
+
+/// Per-token calls allocate from a session arena, never the system heap
+/// (see `runtime::realtime_alloc`). A Rust program that needs its own global
+/// allocator turns the feature off.
+#[cfg(feature = "realtime-alloc")]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: runtime::realtime_alloc::RealtimeAllocator =
+    runtime::realtime_alloc::RealtimeAllocator;

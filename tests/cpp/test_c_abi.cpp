@@ -120,12 +120,23 @@ int main(int argc, char** argv) {
   int32_t ctx = token;
   CHECK(muse_generate_next(s, &ctx, 1, 0.8f, &rng, &token) == MUSE_OK);
   CHECK(muse_token_to_string(s, token, name, sizeof name) == MUSE_OK && std::strncmp(name, "BAR_", 4) == 0);
-  for (int i = 0; i < 64; ++i) {
+  // After the first call on this thread, a per-token call takes nothing from
+  // the system heap (tract's temporaries come from the session's arena).
+  const int32_t eos = 2;
+  CHECK(muse_token_to_string(s, eos, name, sizeof name) == MUSE_OK && std::strcmp(name, "EOS") == 0);
+  uint64_t system_before = 0, arena_before = 0, system_after = 0, arena_after = 0;
+  CHECK(muse_thread_alloc_counts(&system_before, &arena_before) == MUSE_OK);
+  int generated = 0;
+  for (; generated < 64 && token != eos; ++generated) {
     ctx = token;
-    MuseStatus st = muse_generate_next(s, &ctx, 1, 0.8f, &rng, &token);
-    if (st != MUSE_OK) break;
+    CHECK(muse_generate_next(s, &ctx, 1, 0.8f, &rng, &token) == MUSE_OK);
     CHECK(token >= 0 && size_t(token) < vocab);
   }
+  CHECK(muse_thread_alloc_counts(&system_after, &arena_after) == MUSE_OK);
+  CHECK(generated > 0);
+  CHECK(system_after == system_before);
+  CHECK(arena_after > arena_before);
+  CHECK(muse_thread_alloc_counts(nullptr, nullptr) == MUSE_OK);
   // A token the grammar forbids is rejected.
   muse_session_reset(s);
   int32_t bad = 5;  // not BOS

@@ -181,6 +181,28 @@ pub extern "C" fn muse_last_error() -> *const c_char {
     catch_unwind(|| LAST_ERROR.with(|e| e.borrow().as_ptr())).unwrap_or(c"internal panic".as_ptr())
 }
 
+/// Heap allocations the calling thread has made inside libnomad_muse so far:
+/// `system` from the system heap, `arena` from session arenas (where a
+/// per-token call's temporaries live). A host checks that its real-time
+/// thread's `system` count stays put across `muse_generate_next` calls after
+/// the first call on that thread. Either pointer may be NULL.
+///
+/// # Safety
+/// Non-NULL pointers must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn muse_thread_alloc_counts(system: *mut u64, arena: *mut u64) -> MuseStatus {
+    guard(|| {
+        let (s, a) = crate::runtime::realtime_alloc::thread_counters();
+        if !system.is_null() {
+            *system = s;
+        }
+        if !arena.is_null() {
+            *arena = a;
+        }
+        Ok(())
+    })
+}
+
 /// Loads an exported expert (.onnx). `opts` may be NULL.
 ///
 /// # Safety

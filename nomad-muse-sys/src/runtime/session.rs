@@ -5,6 +5,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
+use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
 use super::sampler::{sample_masked, SamplingOptions, XorShiftRng};
 use super::MuseError;
 use crate::tokenizers::{ExpertKind, Grammar, Token, Vocabulary};
@@ -16,13 +17,28 @@ pub struct ExpertSession {
     state: TypedSimpleState,
     layers: usize,
     hidden_size: usize,
-    hidden: Option<TValue>,
+    /// GRU state between steps, owned here so no tract tensor outlives a
+    /// step (that is what lets the arena rewind).
+    hidden: Vec<f32>,
     logits: Vec<f32>,
     has_logits: bool,
     mask: Vec<bool>,
     scratch: Vec<(f32, u32)>,
+    /// Per-step temporaries (tract's op outputs) live here.
+    arena: RealtimeArena,
+    /// Threads that already ran a step outside the arena: tract grows
+    /// thread-local scratch on a thread's first step, which must not land
+    /// in (and pin) the arena.
+    warm_threads: Vec<usize>,
     pub options: SamplingOptions,
 }
+
+/// The step arena holds this many times what the first step requested
+/// (which also counts one-off allocations, so it errs large).
+const STEP_ARENA_HEADROOM: usize = 2;
+/// Threads remembered as warm; more than this many threads calling one
+/// session only costs those threads system allocations.
+const MAX_WARM_THREADS: usize = 8;
 
 fn model_err(e: impl std::fmt::Display) -> MuseError {
     MuseError::Model(e.to_string())
@@ -87,15 +103,23 @@ impl ExpertSession {
             state,
             layers,
             hidden_size,
-            hidden: None,
+            hidden: vec![0.0; layers * hidden_size],
             logits: vec![0.0; n],
             has_logits: false,
             mask: vec![false; n],
             scratch: Vec::with_capacity(n),
+            arena: RealtimeArena::inert(),
+            warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
             options: SamplingOptions::default(),
         };
+        // Warm-up, so the first real token pays no one-off costs: a first
+        // step outside any arena measures what a step requests, then the
+        // arena is sized from it and a second step touches it.
+        let before = thread_bytes_requested();
+        session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
+        let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
+        session.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
         session.reset();
-        // Warm-up: one step so the first real token pays no one-off costs.
         session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
         session.reset();
         Ok(session)
@@ -115,40 +139,64 @@ impl ExpertSession {
 
     /// Back to the start: zero state, empty grammar.
     pub fn reset(&mut self) {
-        self.hidden = Some(
-            Tensor::zero::<f32>(&[self.layers, 1, self.hidden_size])
-                .unwrap_or_default()
-                .into(),
-        );
+        self.hidden.fill(0.0);
         self.grammar.reset();
         self.has_logits = false;
     }
 
     fn run_step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let hidden = self
-            .hidden
-            .take()
-            .ok_or_else(|| MuseError::Model("session state lost".into()))?;
-        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden);
+        let thread = thread_tag();
+        if self.warm_threads.contains(&thread) {
+            let _scope = self.arena.enter();
+            self.run_model(token, chord, key)
+        } else {
+            let result = self.run_model(token, chord, key);
+            if self.warm_threads.len() < MAX_WARM_THREADS {
+                self.warm_threads.push(thread);
+            }
+            result
+        }
+    }
+
+    /// One graph step; every tract value it makes is dropped before it
+    /// returns, and its results are copied into `logits` and `hidden`.
+    fn run_model(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
+        let hidden = Tensor::from_shape(&[self.layers, 1, self.hidden_size], &self.hidden)
+            .map_err(model_err)?;
+        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden.into());
         if self.expert.is_conditioned() {
             inputs.push(tensor1(&[chord as i64]).into());
             inputs.push(tensor1(&[key as i64]).into());
         }
-        let mut out = self.state.run(inputs).map_err(model_err)?;
+        let out = self.state.run(inputs).map_err(model_err)?;
         let logits = out[0].to_plain_array_view::<f32>().map_err(model_err)?;
-        if logits.len() != self.logits.len() {
+        let hidden = out
+            .get(1)
+            .ok_or_else(|| MuseError::Model("model gives no hidden_out".into()))?
+            .to_plain_array_view::<f32>()
+            .map_err(model_err)?;
+        if logits.len() != self.logits.len() || hidden.len() != self.hidden.len() {
             return Err(MuseError::Model(format!(
-                "model gives {} logits for {} tokens",
+                "model gives {} logits and {} state values for {} tokens and {} state values",
                 logits.len(),
-                self.logits.len()
+                hidden.len(),
+                self.logits.len(),
+                self.hidden.len()
             )));
         }
         for (dst, src) in self.logits.iter_mut().zip(logits.iter()) {
             *dst = *src;
         }
-        self.hidden = Some(out.remove(1));
+        for (dst, src) in self.hidden.iter_mut().zip(hidden.iter()) {
+            *dst = *src;
+        }
         self.has_logits = true;
         Ok(())
+    }
+
+    /// Bytes of the step arena in use at most so far, and its capacity.
+    pub fn arena_usage(&self) -> (usize, usize) {
+        (self.arena.high_water(), self.arena.capacity())
     }
 
     /// Feeds `token`; `condition` gives the (chord, key) conditioning ids

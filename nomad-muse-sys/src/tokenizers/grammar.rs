@@ -46,6 +46,16 @@ enum Phase {
 pub struct Grammar {
     expert: ExpertKind,
     vocab: Vocabulary,
+    stream: StreamState,
+    /// When set, bars are exactly this many 16th steps (generation in a known
+    /// metre); when `None`, any bar length up to `MAX_BEATS` beats (decoding).
+    bar_steps: Option<u32>,
+}
+
+/// What the grammar knows of the stream so far; `reset` starts it afresh
+/// without rebuilding the vocabulary (no allocation on the real-time path).
+#[derive(Debug, Clone)]
+struct StreamState {
     phase: Phase,
     /// Bars started so far (BAR tokens seen).
     bars: u32,
@@ -63,9 +73,20 @@ pub struct Grammar {
     /// position (the harmony expert's own conditioning).
     stream_key: Option<crate::theory::Key>,
     stream_chord: crate::theory::ChordLabel,
-    /// When set, bars are exactly this many 16th steps (generation in a known
-    /// metre); when `None`, any bar length up to `MAX_BEATS` beats (decoding).
-    bar_steps: Option<u32>,
+}
+
+impl StreamState {
+    const START: StreamState = StreamState {
+        phase: Phase::Start,
+        bars: 0,
+        position: None,
+        covered_beats: 0,
+        last_pitch: None,
+        pending_beat: None,
+        in_fill: false,
+        stream_key: None,
+        stream_chord: crate::theory::ChordLabel::NONE,
+    };
 }
 
 impl Grammar {
@@ -73,15 +94,7 @@ impl Grammar {
         Grammar {
             expert,
             vocab: Vocabulary::for_expert(expert),
-            phase: Phase::Start,
-            bars: 0,
-            position: None,
-            covered_beats: 0,
-            last_pitch: None,
-            pending_beat: None,
-            in_fill: false,
-            stream_key: None,
-            stream_chord: crate::theory::ChordLabel::NONE,
+            stream: StreamState::START,
             bar_steps: None,
         }
     }
@@ -102,15 +115,12 @@ impl Grammar {
     }
 
     pub fn reset(&mut self) {
-        *self = Grammar {
-            bar_steps: self.bar_steps,
-            ..Grammar::new(self.expert)
-        };
+        self.stream = StreamState::START;
     }
 
     /// Bars started so far.
     pub fn bars_started(&self) -> u32 {
-        self.bars
+        self.stream.bars
     }
 
     /// True where a new `BAR_n` (or EOS) may be fed next.
@@ -126,8 +136,8 @@ impl Grammar {
     /// steps (harmony: beat × 4). `None` before the first position of a bar.
     pub fn current_step_in_bar(&self) -> Option<u32> {
         match self.expert {
-            ExpertKind::Harmony => self.position.map(|b| b * SUBSTEPS),
-            _ => self.position,
+            ExpertKind::Harmony => self.stream.position.map(|b| b * SUBSTEPS),
+            _ => self.stream.position,
         }
     }
 
@@ -137,14 +147,14 @@ impl Grammar {
     /// compute it the same way and hosts never pass it.
     pub fn stream_condition(&self) -> (u32, u32) {
         (
-            self.stream_chord.dense_index(),
-            self.stream_key.map_or(0, |k| k.dense_index()),
+            self.stream.stream_chord.dense_index(),
+            self.stream.stream_key.map_or(0, |k| k.dense_index()),
         )
     }
 
     /// Whether the stream has ended (EOS fed).
     pub fn is_finished(&self) -> bool {
-        self.phase == Phase::Ended
+        self.stream.phase == Phase::Ended
     }
 
     /// `allowed[id]` = whether token `id` may be fed next.
@@ -177,12 +187,12 @@ impl Grammar {
 
     /// A position token `step` (16ths within the bar) may come next.
     fn step_is_later(&self, step: u32) -> bool {
-        step < self.max_bar_steps() && self.position.is_none_or(|p| step > p)
+        step < self.max_bar_steps() && self.stream.position.is_none_or(|p| step > p)
     }
 
     /// Whether some position after the current one still fits in the bar.
     fn room_after(&self) -> bool {
-        self.step_is_later(self.position.map_or(0, |p| p + 1))
+        self.step_is_later(self.stream.position.map_or(0, |p| p + 1))
     }
 
     /// Whether a bar may close here (drums / melody: always once its body is
@@ -190,16 +200,16 @@ impl Grammar {
     fn bar_may_close(&self) -> bool {
         match self.expert {
             ExpertKind::Harmony => {
-                self.bar_steps.is_none() || self.covered_beats >= self.bar_beats()
+                self.bar_steps.is_none() || self.stream.covered_beats >= self.bar_beats()
             }
-            _ => !self.in_fill,
+            _ => !self.stream.in_fill,
         }
     }
 
     fn allows(&self, token: Token) -> bool {
         use Phase::*;
         let close = |t: Token| matches!(t, Token::Bar(_) | Token::Eos);
-        match (self.expert, self.phase) {
+        match (self.expert, self.stream.phase) {
             (_, Start) => token == Token::Bos,
             (_, Ended) => false,
             (ExpertKind::Drums, AfterBos) | (_, BetweenBars) => close(token),
@@ -214,14 +224,14 @@ impl Grammar {
             },
             (ExpertKind::Drums, FillOpened) => self.drums_bar_body_start(token),
             (ExpertKind::Drums, AfterRest) => match token {
-                Token::FillEnd => self.in_fill,
-                t => close(t) && !self.in_fill,
+                Token::FillEnd => self.stream.in_fill,
+                t => close(t) && !self.stream.in_fill,
             },
             (ExpertKind::Drums, AfterVelocity) => match token {
-                Token::DrumHit(p) => self.last_pitch.is_some_and(|l| p > l),
+                Token::DrumHit(p) => self.stream.last_pitch.is_some_and(|l| p > l),
                 Token::Beat(_) => self.room_after() && self.beat_allowed(token),
-                Token::FillEnd => self.in_fill,
-                t => close(t) && !self.in_fill,
+                Token::FillEnd => self.stream.in_fill,
+                t => close(t) && !self.stream.in_fill,
             },
             (ExpertKind::Drums, FillClosed) => close(token),
             (ExpertKind::Drums | ExpertKind::Melody, AfterBeat) => match token {
@@ -241,13 +251,13 @@ impl Grammar {
             (ExpertKind::Harmony, AfterBeat) => matches!(token, Token::Chord(_) | Token::RestChord),
             (ExpertKind::Harmony, AfterChord) => match token {
                 Token::Hold(h) => {
-                    let beat = self.position.unwrap_or(0);
+                    let beat = self.stream.position.unwrap_or(0);
                     h >= 1 && beat + h <= self.bar_beats()
                 }
                 _ => false,
             },
             (ExpertKind::Harmony, AfterHold) => match token {
-                Token::Beat(b) => b == self.covered_beats && b < self.bar_beats(),
+                Token::Beat(b) => b == self.stream.covered_beats && b < self.bar_beats(),
                 t => close(t) && self.bar_may_close(),
             },
 
@@ -261,7 +271,7 @@ impl Grammar {
             (ExpertKind::Melody, AfterPitch) => matches!(token, Token::VelBin(_)),
             (ExpertKind::Melody, AfterVelocity) => matches!(token, Token::DurBin(_)),
             (ExpertKind::Melody, AfterDuration) => match token {
-                Token::Note(p) => self.last_pitch.is_some_and(|l| p > l),
+                Token::Note(p) => self.stream.last_pitch.is_some_and(|l| p > l),
                 Token::Beat(_) => self.room_after() && self.beat_allowed(token),
                 t => close(t),
             },
@@ -293,54 +303,54 @@ impl Grammar {
 
     /// The beat of a pending `BEAT_b`.
     fn position_after_beat(&self) -> Option<u32> {
-        self.pending_beat
+        self.stream.pending_beat
     }
 
     fn apply(&mut self, token: Token) {
         use Phase::*;
         match token {
-            Token::Key(k) => self.stream_key = Some(k),
-            Token::Chord(c) => self.stream_chord = c,
-            Token::RestChord => self.stream_chord = crate::theory::ChordLabel::NONE,
+            Token::Key(k) => self.stream.stream_key = Some(k),
+            Token::Chord(c) => self.stream.stream_chord = c,
+            Token::RestChord => self.stream.stream_chord = crate::theory::ChordLabel::NONE,
             _ => {}
         }
-        self.phase = match token {
+        self.stream.phase = match token {
             Token::Bos => AfterBos,
             Token::Eos => Ended,
             Token::Key(_) | Token::ConditionKey(_) => BetweenBars,
             Token::Bar(_) => {
-                self.bars += 1;
-                self.position = None;
-                self.covered_beats = 0;
-                self.last_pitch = None;
-                self.in_fill = false;
+                self.stream.bars += 1;
+                self.stream.position = None;
+                self.stream.covered_beats = 0;
+                self.stream.last_pitch = None;
+                self.stream.in_fill = false;
                 BarStart
             }
             Token::FillStart => {
-                self.in_fill = true;
+                self.stream.in_fill = true;
                 FillOpened
             }
             Token::FillEnd => {
-                self.in_fill = false;
+                self.stream.in_fill = false;
                 FillClosed
             }
             Token::Rest(_) => AfterRest,
             Token::Beat(b) => {
                 if self.expert == ExpertKind::Harmony {
-                    self.position = Some(b);
+                    self.stream.position = Some(b);
                 } else {
-                    self.pending_beat = Some(b);
+                    self.stream.pending_beat = Some(b);
                 }
                 AfterBeat
             }
             Token::Substep(s) => {
-                self.position = Some(self.pending_beat.unwrap_or(0) * SUBSTEPS + s);
-                self.pending_beat = None;
-                self.last_pitch = None;
+                self.stream.position = Some(self.stream.pending_beat.unwrap_or(0) * SUBSTEPS + s);
+                self.stream.pending_beat = None;
+                self.stream.last_pitch = None;
                 AfterSubstep
             }
             Token::DrumHit(p) | Token::Note(p) => {
-                self.last_pitch = Some(p);
+                self.stream.last_pitch = Some(p);
                 AfterPitch
             }
             Token::VelBin(_) => AfterVelocity,
@@ -348,10 +358,10 @@ impl Grammar {
             Token::ConditionChord(_) => AfterBarChord,
             Token::Chord(_) | Token::RestChord => AfterChord,
             Token::Hold(h) => {
-                self.covered_beats = self.position.unwrap_or(0) + h;
+                self.stream.covered_beats = self.stream.position.unwrap_or(0) + h;
                 AfterHold
             }
-            Token::Pad => self.phase,
+            Token::Pad => self.stream.phase,
         };
     }
 }
