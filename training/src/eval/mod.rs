@@ -479,30 +479,23 @@ pub fn run_eval(
         progress.set_message(expert.name());
         let give_key = expert == ExpertKind::Harmony && !cfg.harmony.include_keys;
         let seed = opts.seed ^ (expert as u64).wrapping_mul(0x1000_0001);
-        let mut stepper = CandleStepper::new(&model);
-        let generated = sample_set(
-            expert,
-            &mut stepper,
-            opts.samples,
-            opts.bars,
-            &sampling,
-            seed,
-            &contexts,
-            give_key,
-            &progress,
-        )?;
-        let mut random_model = RandomTokens(vocab.len());
-        let random = sample_set(
-            expert,
-            &mut random_model,
-            opts.samples,
-            opts.bars,
-            &sampling,
-            seed,
-            &contexts,
-            give_key,
-            &progress,
-        )?;
+        // The trained model and the random-token baseline sample under the
+        // same seeds, contexts and grammar.
+        let sample_from = |model: &mut dyn StepModel| {
+            sample_set(
+                expert,
+                model,
+                opts.samples,
+                opts.bars,
+                &sampling,
+                seed,
+                &contexts,
+                give_key,
+                &progress,
+            )
+        };
+        let generated = sample_from(&mut CandleStepper::new(&model))?;
+        let random = sample_from(&mut RandomTokens(vocab.len()))?;
 
         let mut sample_files = Vec::new();
         for (i, p) in generated.iter().enumerate() {
