@@ -199,8 +199,13 @@ impl RealtimeArena {
     }
 
     /// Reserves and touches `bytes` now, so the real-time path never page
-    /// faults. Without a free slot (or memory) the arena is inert.
+    /// faults. Without a free slot (or memory, or the `realtime-alloc`
+    /// feature) the arena is inert.
     pub fn new(bytes: usize) -> Self {
+        // Without the feature nothing routes allocations here: reserve nothing.
+        if cfg!(not(feature = "realtime-alloc")) {
+            return RealtimeArena::inert();
+        }
         let layout = Layout::from_size_align(bytes.max(4096), 4096).unwrap_or(Layout::new::<u8>());
         // SAFETY: non-zero size; the region is freed in Drop with this layout.
         let mem = unsafe { System.alloc_zeroed(layout) };
