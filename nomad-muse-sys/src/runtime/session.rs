@@ -169,12 +169,14 @@ impl ExpertSession {
             inputs.push(tensor1(&[key as i64]).into());
         }
         let out = self.state.run(inputs).map_err(model_err)?;
-        let logits = out[0].to_plain_array_view::<f32>().map_err(model_err)?;
-        let hidden = out
-            .get(1)
-            .ok_or_else(|| MuseError::Model("model gives no hidden_out".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(model_err)?;
+        let output = |i: usize, name: &str| {
+            out.get(i)
+                .ok_or_else(|| MuseError::Model(format!("model gives no {name} output")))?
+                .to_plain_array_view::<f32>()
+                .map_err(model_err)
+        };
+        let logits = output(0, "logits")?;
+        let hidden = output(1, "hidden_out")?;
         if logits.len() != self.logits.len() || hidden.len() != self.hidden.len() {
             return Err(MuseError::Model(format!(
                 "model gives {} logits and {} state values for {} tokens and {} state values",
