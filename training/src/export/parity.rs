@@ -212,7 +212,8 @@ fn compare(
                 .fold(0f32, f32::max);
             if i == 0 {
                 fp32_diff = fp32_diff.max(diff);
-                // Keep the fp32 graph on candle's trajectory.
+                // The graph runs on its own state, as a host runs it: any
+                // drift between the two accumulates and is measured.
                 hidden[0] = h;
             } else {
                 q_diff = q_diff.max(diff);
