@@ -25,6 +25,11 @@ pub struct ModelConfig {
     /// `--epochs` overrides both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
+    /// Overrides `training.patience` for this expert: a long schedule at a
+    /// high learning rate has noisy validation loss for many epochs before
+    /// it settles (harmony), and would stop on the first bump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
     /// Each epoch after the first, move every training song by a random
     /// interval (−5..=+6 semitones), so progressions are seen in many keys
     /// (harmony: a few songs per key otherwise). No effect on drums.
@@ -211,6 +216,13 @@ impl Config {
         self.model(expert).epochs.unwrap_or(self.training.epochs)
     }
 
+    /// Epochs without a better validation loss before `expert` stops.
+    pub fn patience(&self, expert: ExpertKind) -> usize {
+        self.model(expert)
+            .patience
+            .unwrap_or(self.training.patience)
+    }
+
     /// The window length `expert` trains with.
     pub fn seq_len(&self, expert: ExpertKind) -> usize {
         self.model(expert).seq_len.unwrap_or(self.training.seq_len)
@@ -327,6 +339,15 @@ mod tests {
             (128, 3)
         );
         assert_eq!(c.melody.conditioning, Conditioning::Both);
+    }
+
+    #[test]
+    fn per_expert_overrides_fall_back_to_training_section() {
+        let c = Config::default();
+        assert_eq!(c.patience(ExpertKind::Harmony), 25);
+        assert_eq!(c.patience(ExpertKind::Drums), c.training.patience);
+        assert_eq!(c.epochs(ExpertKind::Harmony), 150);
+        assert_eq!(c.epochs(ExpertKind::Melody), c.training.epochs);
     }
 
     #[test]

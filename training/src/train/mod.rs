@@ -340,7 +340,7 @@ pub fn train_expert(
             model.save(&ckpt, &fingerprint.hash)?;
         } else {
             since_best += 1;
-            if since_best >= t.patience {
+            if since_best >= cfg.patience(expert) {
                 break;
             }
         }
