@@ -210,21 +210,23 @@ pub fn export(
 
 pub fn print_export(reports: &[ExportReport]) {
     println!(
-        "{:<8} {:>11} {:>15} {:>14} {:>17} {:>19}",
+        "{:<8} {:>11} {:>15} {:>14} {:>17} {:>17} {:>19}",
         "expert",
         "fp32 bytes",
         "quantized bytes",
         "fp32 max diff",
+        "(free-running)",
         "int8 top-1 (gen)",
         "int8 top-1 (random)"
     );
     for r in reports {
         println!(
-            "{:<8} {:>11} {:>15} {:>14.2e} {:>16.1}% {:>18.1}%",
+            "{:<8} {:>11} {:>15} {:>14.2e} {:>17.2e} {:>16.1}% {:>18.1}%",
             r.expert.name(),
             r.fp32_bytes,
             r.quantized_bytes,
             r.parity.fp32_max_abs_diff,
+            r.parity.fp32_free_running_max_abs_diff,
             r.parity.quantized_top1_agreement * 100.0,
             r.parity.quantized_top1_agreement_random_tokens * 100.0
         );
