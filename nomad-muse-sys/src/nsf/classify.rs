@@ -2,7 +2,7 @@
 //! density and name, each piece of evidence recorded as a human-readable
 //! reason.
 
-use super::{Classification, TrackType};
+use super::{Classification, NsfTrack, TrackType};
 use crate::midi::MidiTrackData;
 
 /// Scores a logical MIDI track as drums, bass, melody, harmony or other.
@@ -37,6 +37,13 @@ const GM_DRUM_KEYS: std::ops::RangeInclusive<u8> = 27..=87;
 
 /// Mean number of notes sounding at each note onset (the note included).
 pub fn mean_polyphony(track: &MidiTrackData) -> f32 {
+    mean_polyphony_trimmed(track, 0)
+}
+
+/// [`mean_polyphony`] with legato overlaps trimmed: a note that ends within
+/// `tolerance` ticks after an onset does not count as sounding there (sung
+/// lines overlap their neighbours by a few hundredths of a beat).
+pub fn mean_polyphony_trimmed(track: &MidiTrackData, tolerance: u64) -> f32 {
     if track.notes.is_empty() {
         return 0.0;
     }
@@ -47,7 +54,10 @@ pub fn mean_polyphony(track: &MidiTrackData) -> f32 {
     // Sounding at t = started at or before t minus ended at or before t.
     let total: usize = starts
         .iter()
-        .map(|t| starts.partition_point(|s| s <= t) - ends.partition_point(|e| e <= t))
+        .map(|t| {
+            let started = starts.partition_point(|s| s <= t);
+            started.saturating_sub(ends.partition_point(|e| *e <= t + tolerance))
+        })
         .sum();
     total as f32 / track.notes.len() as f32
 }
@@ -184,7 +194,7 @@ impl TrackClassifier {
             s.harmony += 0.5;
             s.reasons.push(format!("median pitch {median}"));
         }
-        let poly = mean_polyphony(track);
+        let poly = mean_polyphony_trimmed(track, self.ppq as u64 / 8);
         if poly >= 2.0 {
             s.harmony += 2.0;
             s.bass -= 1.0;
@@ -216,6 +226,123 @@ impl TrackClassifier {
             s.reasons.push(format!("only {} notes", track.notes.len()));
         }
     }
+}
+
+/// Trimmed polyphony up to which a track is one line (a voice, a tune).
+const LINE_POLYPHONY: f32 = 1.3;
+/// A line needs this many notes to take a role.
+const LINE_MIN_NOTES: usize = 8;
+/// Names that say "this is the tune".
+const MELODY_NAMES: [&str; 5] = ["melody", "lead", "vocal", "voice", "vox"];
+
+/// A single-line track that may carry the melody.
+struct Line {
+    index: usize,
+    mean_pitch: f32,
+    /// Bars (of four quarters) in which it plays.
+    activity: f32,
+    /// Notes per bar played.
+    density: f32,
+    /// Trimmed polyphony: a sung line is strictly one note at a time, a
+    /// counter-line on a keyboard now and then doubles a note.
+    polyphony: f32,
+    named: bool,
+}
+
+/// Song-level roles: the classifier scores each track alone, so in a
+/// multi-voice texture (SATB chorale, a pop arrangement) every line looks
+/// like a melody. One track becomes the melody (a track named for it, else
+/// the top and most active line), the lowest of several lines in the bass
+/// register the bass, and the other lines harmony (inner voices), each with
+/// the reason recorded.
+pub fn assign_part_roles(raw: &[MidiTrackData], tracks: &mut [NsfTrack], ppq: u16) {
+    let lines: Vec<Line> = raw
+        .iter()
+        .zip(tracks.iter())
+        .enumerate()
+        .filter(|(_, (r, t))| {
+            !t.is_drum
+                && !matches!(t.classification.kind, TrackType::Drums | TrackType::Other)
+                && r.notes.len() >= LINE_MIN_NOTES
+                && mean_polyphony_trimmed(r, ppq as u64 / 8) <= LINE_POLYPHONY
+        })
+        .map(|(index, (r, _))| Line {
+            index,
+            mean_pitch: r.notes.iter().map(|n| n.pitch as f32).sum::<f32>() / r.notes.len() as f32,
+            activity: bars_played(r, ppq),
+            density: r.notes.len() as f32 / bars_played(r, ppq).max(1.0),
+            polyphony: mean_polyphony_trimmed(r, ppq as u64 / 8),
+            named: {
+                let name = r.name.to_lowercase();
+                MELODY_NAMES.iter().any(|h| name.contains(h))
+            },
+        })
+        .collect();
+    let Some(melody) = pick_melody(&lines) else {
+        return;
+    };
+    let lowest = lines
+        .iter()
+        .min_by(|a, b| a.mean_pitch.total_cmp(&b.mean_pitch))
+        .map(|l| l.index);
+    let voices = lines.len();
+    for line in &lines {
+        let c = &mut tracks[line.index].classification;
+        if line.index == melody.index {
+            c.kind = TrackType::Melody;
+            c.confidence = c.confidence.max(0.9);
+            c.reasons.push(if line.named {
+                "named as the melody".to_string()
+            } else {
+                format!(
+                    "top line of {voices} (mean pitch {:.0}, plays in {:.0} bars)",
+                    line.mean_pitch, line.activity
+                )
+            });
+        } else if Some(line.index) == lowest && voices >= 3 && line.mean_pitch < 60.0 {
+            c.kind = TrackType::Bass;
+            c.reasons.push(format!("lowest line of {voices}"));
+        } else if c.kind == TrackType::Melody {
+            c.kind = TrackType::Harmony;
+            c.reasons.push(format!(
+                "inner line (mean pitch {:.0}, plays in {:.0} bars) below the melody",
+                line.mean_pitch, line.activity
+            ));
+        }
+    }
+}
+
+/// Distinct four-quarter spans in which the track starts a note.
+fn bars_played(track: &MidiTrackData, ppq: u16) -> f32 {
+    let bar = 4 * ppq.max(1) as u64;
+    let mut bars: Vec<u64> = track.notes.iter().map(|n| n.start_tick / bar).collect();
+    bars.dedup();
+    bars.len() as f32
+}
+
+/// The melody among the lines: a line named for it, else the line scoring
+/// best on register and activity (playing in twice as many bars weighs as
+/// much as two octaves), so a soprano beats the alto and a pop lead beats a
+/// counter-line that plays above it only between the verses.
+fn pick_melody(lines: &[Line]) -> Option<&Line> {
+    if let Some(named) = lines
+        .iter()
+        .filter(|l| l.named)
+        .max_by(|a, b| a.mean_pitch.total_cmp(&b.mean_pitch))
+    {
+        return Some(named);
+    }
+    let most = lines.iter().map(|l| l.activity).fold(0.0, f32::max);
+    let busiest = lines.iter().map(|l| l.density).fold(0.0, f32::max);
+    let share = |x: f32, of: f32| (x / of.max(1e-3)).max(1e-3).log2();
+    let score = |l: &Line| {
+        l.mean_pitch + 24.0 * share(l.activity, most) + 6.0 * share(l.density, busiest)
+            - 80.0 * (l.polyphony - 1.0).max(0.0)
+    };
+    lines
+        .iter()
+        .filter(|l| l.mean_pitch >= 52.0)
+        .max_by(|a, b| score(a).total_cmp(&score(b)).then(b.index.cmp(&a.index)))
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! MIDI bytes → NSF: timing, grid quantization, classification, chords, key.
 
-use super::chords::ChordExtractor;
-use super::classify::TrackClassifier;
-use super::key::KeyDetector;
+use super::chords::{weighted_notes, ChordAnalysis, ChordExtractor};
+use super::classify::{assign_part_roles, mean_polyphony_trimmed, TrackClassifier};
+use super::key::{final_bass, first_bass, KeyDetector, KeyRun, TonicEvidence};
 use super::*;
 use crate::midi::{bar_lines, read_midi, tick_to_step, MidiError, MidiTrackData, TempoMap};
+use crate::theory::{ChordLabel, Key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NsfError {
@@ -17,9 +18,31 @@ pub enum NsfError {
 /// Songs longer than this many bars are rejected (a corrupt tempo/metre).
 pub const MAX_BARS: u64 = 4096;
 
+/// How a MIDI file is read into NSF.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    /// Classify tracks from their notes alone, as if the file named none
+    /// (names are often missing or wrong in users' files).
+    pub ignore_track_names: bool,
+}
+
 /// Converts a MIDI file to NSF. `source_file` is recorded in the metadata.
 pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
-    let song = read_midi(bytes)?;
+    midi_to_nsf_with(bytes, source_file, &ConvertOptions::default())
+}
+
+/// [`midi_to_nsf`] with options.
+pub fn midi_to_nsf_with(
+    bytes: &[u8],
+    source_file: &str,
+    options: &ConvertOptions,
+) -> Result<Nsf, NsfError> {
+    let mut song = read_midi(bytes)?;
+    if options.ignore_track_names {
+        for t in &mut song.tracks {
+            t.name.clear();
+        }
+    }
     let ppq = song.ppq;
     let tempo = TempoMap::new(ppq, &song.tempo_changes);
     let lines = bar_lines(ppq, &song.time_signatures, song.end_tick, MAX_BARS as usize)
@@ -43,7 +66,7 @@ pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
         bar_starts: lines.iter().map(|l| l.step).collect(),
     };
     let classifier = TrackClassifier::new().with_ppq(ppq);
-    let tracks: Vec<NsfTrack> = song
+    let mut tracks: Vec<NsfTrack> = song
         .tracks
         .iter()
         .enumerate()
@@ -57,40 +80,136 @@ pub fn midi_to_nsf(bytes: &[u8], source_file: &str) -> Result<Nsf, NsfError> {
             events: note_events(t, &tempo, &global),
         })
         .collect();
-    let pitched_tracks = || {
+    assign_part_roles(&song.tracks, &mut tracks, ppq);
+    let chordal: Vec<bool> = song
+        .tracks
+        .iter()
+        .map(|t| mean_polyphony_trimmed(t, ppq as u64 / 8) >= CHORDAL_POLYPHONY)
+        .collect();
+    let harmony = analyse_harmony(&tracks, &chordal, &global, &tempo);
+    Ok(Nsf {
+        global,
+        tracks,
+        chords: harmony.chords,
+        key: harmony.key,
+        key_segments: harmony.key_segments,
+        metadata: Metadata {
+            source_file: source_file.to_string(),
+            quantization_grid: "16th".into(),
+            harmony_sounds: harmony.sounds,
+        },
+    })
+}
+
+/// Share of the sounding time with two or more pitch classes at once above
+/// which a song has harmony of its own.
+const HARMONY_SOUNDING_SHARE: f32 = 0.2;
+/// Over a chordal accompaniment, a melody line carries passing tones: it
+/// counts this much in chord frames. In a texture of lines alone (a
+/// chorale) every voice is harmony and counts fully.
+const MELODY_OVER_CHORDS_WEIGHT: f32 = 0.35;
+/// Trimmed polyphony from which a part is chordal.
+const CHORDAL_POLYPHONY: f32 = 1.5;
+
+struct Harmony {
+    chords: Vec<ChordSpan>,
+    key: KeyInfo,
+    key_segments: Vec<KeySegment>,
+    sounds: bool,
+}
+
+/// Chords, global key and key segments of the pitched tracks.
+fn analyse_harmony(
+    tracks: &[NsfTrack],
+    chordal: &[bool],
+    global: &GlobalInfo,
+    tempo: &TempoMap,
+) -> Harmony {
+    let pitched = || {
         tracks
             .iter()
             .filter(|t| !t.is_drum && t.classification.kind != TrackType::Drums)
     };
-    let pitched: Vec<NoteEvent> = pitched_tracks()
-        .flat_map(|t| t.events.iter().cloned())
-        .collect();
-    // Melody lines carry passing tones: they count a third in chord windows.
-    let weighted: Vec<(&NoteEvent, f32)> = pitched_tracks()
+    let accompanied = pitched().any(|t| {
+        t.classification.kind == TrackType::Harmony && chordal.get(t.id as usize) == Some(&true)
+    });
+    let weighted: Vec<(&NoteEvent, f32)> = pitched()
         .flat_map(|t| {
-            let w = if t.classification.kind == TrackType::Melody {
-                0.35
+            let w = if accompanied && t.classification.kind == TrackType::Melody {
+                MELODY_OVER_CHORDS_WEIGHT
             } else {
                 1.0
             };
             t.events.iter().map(move |e| (e, w))
         })
         .collect();
-    let mut chords = ChordExtractor::new().extract_weighted(&weighted, &global);
-    for c in &mut chords {
-        c.time_start = tempo.seconds_at(c.step_start as u64 * ppq as u64 / 4);
+    let extractor = ChordExtractor::new();
+    let analysis = extractor.frames(&weighted_notes(&weighted), global);
+    let detector = KeyDetector::new();
+    let all: Vec<NoteEvent> = pitched().flat_map(|t| t.events.iter().cloned()).collect();
+    let profile = detector.profile(&all);
+    let (mut key, mut confidence) = detector.detect_profile(&profile);
+    let (mut runs, mut chords) = chords_in_key(&extractor, &analysis, global, key);
+    // The chords tell relative keys apart; a changed key re-reads the chords.
+    let mut chord_time = vec![0f64; ChordLabel::DENSE_COUNT as usize];
+    for c in &chords {
+        chord_time[c.chord.label().dense_index() as usize] += c.duration_steps as f64;
     }
-    let (key, confidence) = KeyDetector::new().detect_with_chords(&pitched, &chords);
-    Ok(Nsf {
-        global,
-        tracks,
+    let evidence = TonicEvidence {
+        final_bass: final_bass(&all),
+        first_bass: first_bass(&all),
+        ..TonicEvidence::default()
+    };
+    let (refined, refined_confidence) =
+        detector.detect_with_tonic_chords(&profile, &chord_time, evidence);
+    if refined != key {
+        (key, confidence) = (refined, refined_confidence);
+        (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
+    }
+    let ppq = global.ppq as u64;
+    for c in &mut chords {
+        c.time_start = tempo.seconds_at(c.step_start as u64 * ppq / 4);
+    }
+    let key_segments = runs
+        .iter()
+        .filter_map(|r| {
+            let step_start = tick_to_step(analysis.grid.start_tick(r.start), global.ppq);
+            let step_end = tick_to_step(analysis.grid.start_tick(r.end), global.ppq);
+            (step_end > step_start).then(|| KeySegment {
+                time_start: tempo.seconds_at(step_start as u64 * ppq / 4),
+                bar_start: global.position_of(step_start).bar,
+                step_start,
+                duration_steps: step_end - step_start,
+                key: KeyInfo::from_key(r.key, r.confidence),
+            })
+        })
+        .collect();
+    let sounding: f32 = analysis.profiles.sounding.iter().sum();
+    let polyphonic: f32 = analysis.profiles.polyphonic.iter().sum();
+    let chordal_part = pitched().any(|t| t.classification.kind == TrackType::Harmony);
+    Harmony {
         chords,
         key: KeyInfo::from_key(key, confidence),
-        metadata: Metadata {
-            source_file: source_file.to_string(),
-            quantization_grid: "16th".into(),
-        },
-    })
+        key_segments,
+        sounds: chordal_part || polyphonic > HARMONY_SOUNDING_SHARE * sounding,
+    }
+}
+
+/// Key segments around `key`, then the chords with each frame's key prior.
+fn chords_in_key(
+    extractor: &ChordExtractor,
+    analysis: &ChordAnalysis,
+    global: &GlobalInfo,
+    key: Key,
+) -> (Vec<KeyRun>, Vec<ChordSpan>) {
+    let runs = KeyDetector::new().segments(&analysis.profiles.pcs, &analysis.profiles.bass, key);
+    let key_at = |f: usize| {
+        runs.iter()
+            .find(|r| r.start <= f && f < r.end)
+            .map(|r| r.key)
+    };
+    let chords = extractor.segment(analysis, global, key_at);
+    (runs, chords)
 }
 
 /// A track's notes in seconds, ticks and grid positions, sorted by

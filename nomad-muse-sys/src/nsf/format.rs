@@ -13,8 +13,24 @@ pub struct Nsf {
     pub global: GlobalInfo,
     pub tracks: Vec<NsfTrack>,
     pub chords: Vec<ChordSpan>,
+    /// The key of the whole piece.
     pub key: KeyInfo,
+    /// Local keys of modulating music, in order, covering the song (one
+    /// segment when it stays in one key). Absent in files written before it.
+    #[serde(default)]
+    pub key_segments: Vec<KeySegment>,
     pub metadata: Metadata,
+}
+
+/// A stretch of the song in one key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeySegment {
+    pub time_start: f64,
+    pub bar_start: u32,
+    /// Absolute 16th step where the segment starts.
+    pub step_start: u32,
+    pub duration_steps: u32,
+    pub key: KeyInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +168,16 @@ impl KeyInfo {
 pub struct Metadata {
     pub source_file: String,
     pub quantization_grid: String,
+    /// Whether harmony really sounds: two or more simultaneous pitch classes
+    /// for a real share of the song, or a chordal part. A bare tune's chords
+    /// (read off its melody) condition the melody expert but are no harmony
+    /// training data.
+    #[serde(default = "harmony_sounds_default")]
+    pub harmony_sounds: bool,
+}
+
+fn harmony_sounds_default() -> bool {
+    true
 }
 
 /// Grid position of an absolute step.

@@ -1,34 +1,78 @@
-//! Key detection by correlating the song's pitch-class profile with the
-//! Krumhansl–Kessler major and minor key profiles (Krumhansl 1990).
+//! Key finding by correlating a duration-weighted pitch-class profile with
+//! key profiles, over the whole piece (the global key) and over windows of
+//! bars smoothed by a Viterbi pass (local key segments of modulating music).
+//! No chord overrides the profile: a Picardy third or a half cadence at the
+//! end must not turn a minor piece into its final chord's key.
 
-use super::{ChordSpan, NoteEvent};
+use super::NoteEvent;
 use crate::theory::{ChordLabel, ChordQuality, Key, Mode};
 
-/// Correlation bonus for a key whose tonic chord ends the song (cadences
-/// resolve to the tonic), and a smaller one for a tonic chord opening it.
-const FINAL_TONIC_BONUS: f64 = 0.15;
-const OPENING_TONIC_BONUS: f64 = 0.05;
-
-/// Whether `chord` is the tonic chord of `key` (triad or seventh).
-fn is_tonic_chord(key: Key, chord: ChordLabel) -> bool {
-    chord.root == key.tonic
-        && match key.mode {
-            Mode::Major => matches!(chord.quality, ChordQuality::Maj | ChordQuality::Maj7),
-            Mode::Minor => matches!(chord.quality, ChordQuality::Min | ChordQuality::Min7),
-        }
+/// Published major/minor key profiles (tonic first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProfile {
+    /// Krumhansl & Kessler (1982) probe-tone ratings.
+    KrumhanslKessler,
+    /// Temperley (2007), from the Kostka–Payne harmony textbook excerpts.
+    Temperley,
+    /// Albrecht & Shanahan (2013), from a corpus of classical pieces.
+    AlbrechtShanahan,
 }
 
-const KK_MAJOR: [f64; 12] = [
-    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
-];
-const KK_MINOR: [f64; 12] = [
-    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
-];
+impl KeyProfile {
+    pub const ALL: [KeyProfile; 3] = [
+        KeyProfile::KrumhanslKessler,
+        KeyProfile::Temperley,
+        KeyProfile::AlbrechtShanahan,
+    ];
 
-#[derive(Debug, Clone, Default)]
-pub struct KeyDetector;
+    pub fn weights(self, mode: Mode) -> [f64; 12] {
+        match (self, mode) {
+            (KeyProfile::KrumhanslKessler, Mode::Major) => [
+                6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+            ],
+            (KeyProfile::KrumhanslKessler, Mode::Minor) => [
+                6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+            ],
+            (KeyProfile::Temperley, Mode::Major) => [
+                0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400,
+            ],
+            (KeyProfile::Temperley, Mode::Minor) => [
+                0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
+            ],
+            (KeyProfile::AlbrechtShanahan, Mode::Major) => [
+                0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081,
+            ],
+            (KeyProfile::AlbrechtShanahan, Mode::Minor) => [
+                0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052,
+            ],
+        }
+    }
+}
 
-fn pearson(a: &[f64; 12], b: &[f64; 12]) -> f64 {
+/// A stretch of the song in one key: frames `[start, end)` of the chord
+/// analysis grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyRun {
+    pub start: usize,
+    pub end: usize,
+    pub key: Key,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyDetector {
+    pub profile: KeyProfile,
+    /// Weight of notes below G3 (bass lines state the tonic).
+    pub bass_weight: f64,
+}
+
+impl Default for KeyDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn pearson(a: &[f64; 12], b: &[f64; 12]) -> f64 {
     let ma = a.iter().sum::<f64>() / 12.0;
     let mb = b.iter().sum::<f64>() / 12.0;
     let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
@@ -44,69 +88,308 @@ fn pearson(a: &[f64; 12], b: &[f64; 12]) -> f64 {
     }
 }
 
+/// What besides the pitch profile tells relative keys apart.
+#[derive(Debug, Clone, Copy)]
+pub struct TonicEvidence {
+    /// Weight of the share of the piece its tonic triad sounds.
+    pub tonic_chord_weight: f64,
+    /// Pitch class of the piece's last bass note: music ends on its tonic
+    /// (whatever the final chord's quality: a Picardy third keeps the tonic).
+    pub final_bass: Option<u8>,
+    pub final_bass_weight: f64,
+    /// Pitch class of the first bass note: openings state the tonic too,
+    /// less reliably (pickups, intros on IV or vi).
+    pub first_bass: Option<u8>,
+    pub first_bass_weight: f64,
+}
+
+/// The pitch class of the lowest note sounding at the very end.
+pub fn final_bass(notes: &[NoteEvent]) -> Option<u8> {
+    let end = notes
+        .iter()
+        .map(|n| n.onset_step + n.duration_steps)
+        .max()?;
+    notes
+        .iter()
+        .filter(|n| n.onset_step + n.duration_steps + 4 > end)
+        .map(|n| n.pitch)
+        .min()
+        .map(|p| p % 12)
+}
+
+impl Default for TonicEvidence {
+    /// The weights `ears` measured best on real music (see the README).
+    fn default() -> Self {
+        TonicEvidence {
+            tonic_chord_weight: 1.0,
+            final_bass: None,
+            final_bass_weight: 0.1,
+            first_bass: None,
+            first_bass_weight: 0.1,
+        }
+    }
+}
+
+/// The pitch class of the lowest note sounding in the first beat.
+pub fn first_bass(notes: &[NoteEvent]) -> Option<u8> {
+    let start = notes.iter().map(|n| n.onset_step).min()?;
+    notes
+        .iter()
+        .filter(|n| n.onset_step < start + 4)
+        .map(|n| n.pitch)
+        .min()
+        .map(|p| p % 12)
+}
+
+/// Profile candidates the tonic-chord evidence chooses among.
+const TONIC_CANDIDATES: usize = 3;
+
+/// Frames per key window step (one 4/4 bar of eighth frames) and the
+/// window's reach either side, in steps.
+const WINDOW_STEP: usize = 8;
+const WINDOW_REACH: usize = 3;
+/// Cost of a modulation in the Viterbi over keys, and the bonus of the
+/// global key (local segments leave it only on clear evidence).
+const MODULATION_COST: f64 = 2.0;
+const GLOBAL_KEY_BONUS: f64 = 0.1;
+
 impl KeyDetector {
     pub fn new() -> Self {
-        KeyDetector
+        KeyDetector {
+            profile: KeyProfile::AlbrechtShanahan,
+            bass_weight: 1.0,
+        }
     }
 
-    /// Duration-weighted pitch-class profile. Bass-register notes count
-    /// double, notes of the first bar 1.5× and of the last bar 3×: bass lines,
-    /// openings and above all final cadences carry the tonic.
+    /// Duration-weighted pitch-class profile; bass-register notes count
+    /// `bass_weight` times.
     pub fn profile(&self, notes: &[NoteEvent]) -> [f64; 12] {
         let mut profile = [0.0; 12];
-        let last_bar = notes.iter().map(|n| n.bar).max().unwrap_or(0);
         for n in notes {
             let mut w = n.duration_steps.max(1) as f64;
             if n.pitch < 55 {
-                w *= 2.0;
-            }
-            if n.bar == last_bar {
-                w *= 3.0;
-            } else if n.bar == 0 {
-                w *= 1.5;
+                w *= self.bass_weight;
             }
             profile[(n.pitch % 12) as usize] += w;
         }
         profile
     }
 
-    /// The best key and a confidence in [0, 1] from its correlation and its
-    /// margin over the runner-up.
-    pub fn detect(&self, notes: &[NoteEvent]) -> (Key, f32) {
-        self.detect_with_chords(notes, &[])
-    }
-
-    /// [`KeyDetector::detect`] plus the cadence evidence of the extracted
-    /// chords: a key whose tonic chord closes (or opens) the song is favoured.
-    pub fn detect_with_chords(&self, notes: &[NoteEvent], chords: &[ChordSpan]) -> (Key, f32) {
-        let sounding: Vec<ChordLabel> = chords
-            .iter()
-            .map(|c| c.chord.label())
-            .filter(|c| !c.is_none())
-            .collect();
-        let profile = self.profile(notes);
+    /// Correlation of `profile` with every key, best first.
+    pub fn rank(&self, profile: &[f64; 12]) -> Vec<(f64, Key)> {
         let mut scores: Vec<(f64, Key)> = Vec::with_capacity(24);
         for tonic in 0..12u8 {
-            for (mode, template) in [(Mode::Major, &KK_MAJOR), (Mode::Minor, &KK_MINOR)] {
+            for mode in [Mode::Major, Mode::Minor] {
+                let template = self.profile.weights(mode);
                 let rotated: [f64; 12] =
                     std::array::from_fn(|i| template[(i + 12 - tonic as usize) % 12]);
-                let key = Key::new(tonic, mode);
-                let mut score = pearson(&profile, &rotated);
-                if sounding.last().is_some_and(|c| is_tonic_chord(key, *c)) {
-                    score += FINAL_TONIC_BONUS;
-                }
-                if sounding.first().is_some_and(|c| is_tonic_chord(key, *c)) {
-                    score += OPENING_TONIC_BONUS;
-                }
-                scores.push((score, key));
+                scores.push((pearson(profile, &rotated), Key::new(tonic, mode)));
             }
         }
         scores.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scores
+    }
+
+    /// The best key for a profile and a confidence in [0, 1] from its
+    /// correlation and its margin over the runner-up.
+    pub fn detect_profile(&self, profile: &[f64; 12]) -> (Key, f32) {
+        let scores = self.rank(profile);
         let (best, key) = scores[0];
         let margin = best - scores[1].0;
         let confidence = (best.clamp(0.0, 1.0) * (0.5 + 0.5 * (margin / 0.1).min(1.0))) as f32;
         (key, confidence.clamp(0.0, 1.0))
     }
+
+    /// The key of a whole piece.
+    pub fn detect(&self, notes: &[NoteEvent]) -> (Key, f32) {
+        self.detect_profile(&self.profile(notes))
+    }
+
+    /// [`KeyDetector::detect_profile`] refined by how long each candidate's
+    /// tonic triad sounds over the whole piece (`chord_time[dense chord
+    /// index]`, any measure of time): the profile alone confuses relative
+    /// keys (C major / A minor share their notes), the tonic chord tells
+    /// them apart. Only the best few profile candidates compete, and the
+    /// whole piece counts, never just its final chord.
+    pub fn detect_with_tonic_chords(
+        &self,
+        profile: &[f64; 12],
+        chord_time: &[f64],
+        evidence: TonicEvidence,
+    ) -> (Key, f32) {
+        let TonicEvidence {
+            tonic_chord_weight: tonic_weight,
+            final_bass,
+            final_bass_weight,
+            first_bass,
+            first_bass_weight,
+        } = evidence;
+        let ranked = self.rank(profile);
+        let total: f64 = chord_time.iter().sum();
+        if total <= 0.0 {
+            return self.detect_profile(profile);
+        }
+        let tonic_share = |key: Key| {
+            let quality = match key.mode {
+                Mode::Major => [ChordQuality::Maj, ChordQuality::Maj7],
+                Mode::Minor => [ChordQuality::Min, ChordQuality::Min7],
+            };
+            quality
+                .iter()
+                .map(|q| {
+                    let i = ChordLabel::new(key.tonic, *q).dense_index() as usize;
+                    chord_time.get(i).copied().unwrap_or(0.0)
+                })
+                .sum::<f64>()
+                / total
+        };
+        let mut best = ranked
+            .iter()
+            .take(TONIC_CANDIDATES)
+            .map(|(r, k)| {
+                let at = |bass: Option<u8>, weight: f64| {
+                    if bass == Some(k.tonic) {
+                        weight
+                    } else {
+                        0.0
+                    }
+                };
+                let bonus = at(final_bass, final_bass_weight) + at(first_bass, first_bass_weight);
+                (r + tonic_weight * tonic_share(*k) + bonus, *k)
+            })
+            .collect::<Vec<_>>();
+        best.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (score, key) = best[0];
+        let margin = score - best.get(1).map_or(0.0, |b| b.0);
+        let confidence = (score.clamp(0.0, 1.0) * (0.5 + 0.5 * (margin / 0.1).min(1.0))) as f32;
+        (key, confidence.clamp(0.0, 1.0))
+    }
+
+    /// Local keys over frame profiles (`frame_pcs` and `frame_bass` as the
+    /// chord analysis fills them): windows of a few bars, smoothed by a
+    /// Viterbi pass that favours `global` and charges for every modulation.
+    pub fn segments(
+        &self,
+        frame_pcs: &[[f32; 12]],
+        frame_bass: &[[f32; 12]],
+        global: Key,
+    ) -> Vec<KeyRun> {
+        let blocks = frame_pcs.len().div_ceil(WINDOW_STEP);
+        if blocks == 0 {
+            return Vec::new();
+        }
+        let block_profiles: Vec<[f64; 12]> = (0..blocks)
+            .map(|b| {
+                let mut p = [0f64; 12];
+                let frames = b * WINDOW_STEP..((b + 1) * WINDOW_STEP).min(frame_pcs.len());
+                for f in frames {
+                    for pc in 0..12 {
+                        p[pc] += frame_pcs[f][pc] as f64
+                            + (self.bass_weight - 1.0) * frame_bass[f][pc] as f64;
+                    }
+                }
+                p
+            })
+            .collect();
+        let keys: Vec<Key> = (0..24u32).filter_map(Key::from_dense_index).collect();
+        let emissions: Vec<Vec<f64>> = (0..blocks)
+            .map(|b| {
+                let mut p = [0f64; 12];
+                let lo = b.saturating_sub(WINDOW_REACH);
+                for bp in &block_profiles[lo..(b + WINDOW_REACH + 1).min(blocks)] {
+                    for pc in 0..12 {
+                        p[pc] += bp[pc];
+                    }
+                }
+                let ranked = self.rank(&p);
+                keys.iter()
+                    .map(|k| {
+                        let r = ranked.iter().find(|(_, rk)| rk == k).map_or(0.0, |x| x.0);
+                        r + if *k == global { GLOBAL_KEY_BONUS } else { 0.0 }
+                    })
+                    .collect()
+            })
+            .collect();
+        let path = viterbi_keys(&emissions, keys.iter().position(|k| *k == global));
+        let mut runs: Vec<KeyRun> = Vec::new();
+        for (b, s) in path.iter().enumerate() {
+            let (start, end) = (
+                b * WINDOW_STEP,
+                ((b + 1) * WINDOW_STEP).min(frame_pcs.len()),
+            );
+            match runs.last_mut() {
+                Some(r) if r.key == keys[*s] => r.end = end,
+                _ => runs.push(KeyRun {
+                    start,
+                    end,
+                    key: keys[*s],
+                    confidence: 0.0,
+                }),
+            }
+        }
+        for r in &mut runs {
+            let mut p = [0f64; 12];
+            for b in &block_profiles[r.start / WINDOW_STEP..r.end.div_ceil(WINDOW_STEP)] {
+                for pc in 0..12 {
+                    p[pc] += b[pc];
+                }
+            }
+            let ranked = self.rank(&p);
+            let ours = ranked
+                .iter()
+                .find(|(_, k)| *k == r.key)
+                .map_or(0.0, |x| x.0);
+            let other = ranked
+                .iter()
+                .find(|(_, k)| *k != r.key)
+                .map_or(0.0, |x| x.0);
+            r.confidence = (ours.clamp(0.0, 1.0)
+                * (0.5 + 0.5 * ((ours - other) / 0.1).clamp(0.0, 1.0)))
+                as f32;
+        }
+        runs
+    }
+}
+
+/// Most likely key per block; `start` (the global key) is where it begins.
+fn viterbi_keys(emissions: &[Vec<f64>], start: Option<usize>) -> Vec<usize> {
+    let n = emissions.first().map_or(0, Vec::len);
+    let mut score: Vec<f64> = (0..n)
+        .map(|k| {
+            if Some(k) == start {
+                0.0
+            } else {
+                -MODULATION_COST / 2.0
+            }
+        })
+        .collect();
+    let mut back: Vec<Vec<usize>> = Vec::with_capacity(emissions.len());
+    for e in emissions {
+        let (best, best_score) = score
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        let mut from = vec![0; n];
+        for k in 0..n {
+            let switch = best_score - MODULATION_COST;
+            from[k] = if score[k] >= switch { k } else { best };
+            score[k] = score[k].max(switch) + e[k];
+        }
+        back.push(from);
+    }
+    let mut k = score
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a })
+        .0;
+    let mut path = vec![0; emissions.len()];
+    for b in (0..emissions.len()).rev() {
+        path[b] = k;
+        k = back[b][k];
+    }
+    path
 }
 
 #[cfg(test)]
@@ -135,13 +418,63 @@ mod tests {
 
     #[test]
     fn scales_and_cadences_find_their_key() {
-        // D major scale with a D–A–D bass.
-        let d = notes(&[62, 64, 66, 67, 69, 71, 73, 74, 50, 45, 50, 62]);
-        assert_eq!(KeyDetector::new().detect(&d).0, Key::new(2, Mode::Major));
-        // A natural minor, A–E–A.
-        let a = notes(&[57, 59, 60, 62, 64, 65, 67, 69, 45, 52, 45, 69, 60, 64]);
-        assert_eq!(KeyDetector::new().detect(&a).0, Key::new(9, Mode::Minor));
-        let (_, conf) = KeyDetector::new().detect(&a);
-        assert!((0.0..=1.0).contains(&conf));
+        for profile in KeyProfile::ALL {
+            let detector = KeyDetector {
+                profile,
+                ..KeyDetector::new()
+            };
+            // D major scale with a D–A–D bass.
+            let d = notes(&[62, 64, 66, 67, 69, 71, 73, 74, 50, 45, 50, 62]);
+            assert_eq!(
+                detector.detect(&d).0,
+                Key::new(2, Mode::Major),
+                "{profile:?}"
+            );
+            // A natural minor, A–E–A.
+            let a = notes(&[57, 59, 60, 62, 64, 65, 67, 69, 45, 52, 45, 69, 60, 64]);
+            assert_eq!(
+                detector.detect(&a).0,
+                Key::new(9, Mode::Minor),
+                "{profile:?}"
+            );
+            let (_, conf) = detector.detect(&a);
+            assert!((0.0..=1.0).contains(&conf));
+        }
+    }
+
+    #[test]
+    fn a_picardy_ending_does_not_change_a_minor_key() {
+        // D minor material, then a long D major chord at the end.
+        let mut p: Vec<u8> = [
+            62, 64, 65, 67, 69, 70, 72, 74, 50, 57, 50, 65, 62, 69, 61, 62,
+        ]
+        .repeat(3)
+        .to_vec();
+        p.extend([50, 62, 66, 69]);
+        assert_eq!(
+            KeyDetector::new().detect(&notes(&p)).0,
+            Key::new(2, Mode::Minor)
+        );
+    }
+
+    #[test]
+    fn segments_follow_a_modulation() {
+        // 16 bars of C major scale material then 16 of A-flat major.
+        let bar = |tonic: u8| -> [f32; 12] {
+            let mut x = [0f32; 12];
+            for (i, d) in [0u8, 2, 4, 5, 7, 9, 11].iter().enumerate() {
+                x[((tonic + d) % 12) as usize] = [3.0, 1.0, 2.0, 1.0, 2.5, 1.0, 1.0][i];
+            }
+            x
+        };
+        let mut pcs = vec![bar(0); 16 * WINDOW_STEP];
+        pcs.extend(vec![bar(8); 16 * WINDOW_STEP]);
+        let bass = vec![[0f32; 12]; pcs.len()];
+        let runs = KeyDetector::new().segments(&pcs, &bass, Key::new(0, Mode::Major));
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0].key, Key::new(0, Mode::Major));
+        assert_eq!(runs[1].key, Key::new(8, Mode::Major));
+        let boundary = runs[1].start / WINDOW_STEP;
+        assert!((14..=18).contains(&boundary), "{boundary}");
     }
 }

@@ -6,5 +6,5 @@ mod convert;
 mod format;
 pub mod key;
 
-pub use convert::{midi_to_nsf, NsfError, MAX_BARS};
+pub use convert::{midi_to_nsf, midi_to_nsf_with, ConvertOptions, NsfError, MAX_BARS};
 pub use format::*;

@@ -58,10 +58,11 @@ impl HarmonyTokenizer {
 
     /// `BOS KEY_k (BAR_n (BEAT_b (CHORD_c | REST) HOLD_h)*)* EOS`: every bar
     /// is covered from beat 0, one entry per change of the chord sounding on
-    /// the beat. `BOS EOS` when the song has no chord at all.
+    /// the beat. `BOS EOS` when the song has no chord at all, or when no
+    /// harmony sounds in it (a bare tune: [`crate::nsf::Metadata::harmony_sounds`]).
     pub fn encode(&self, nsf: &Nsf) -> EncodedSequence {
         let mut out = vec![Token::Bos];
-        if nsf.chords.iter().any(|c| !c.chord.label().is_none()) {
+        if nsf.metadata.harmony_sounds && nsf.chords.iter().any(|c| !c.chord.label().is_none()) {
             out.push(Token::Key(nsf.key.key()));
             for bar in 0..bar_count_of(nsf) {
                 out.push(Token::Bar(bar % PHRASE_BARS));

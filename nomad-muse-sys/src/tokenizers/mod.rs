@@ -188,9 +188,11 @@ pub(crate) mod test_support {
                 })
                 .collect(),
             key: KeyInfo::from_key(Key::new(0, Mode::Major), 1.0),
+            key_segments: Vec::new(),
             metadata: Metadata {
                 source_file: "test.mid".into(),
                 quantization_grid: "16th".into(),
+                harmony_sounds: true,
             },
         }
     }

@@ -13,9 +13,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use nomad_muse::nsf::{midi_to_nsf, Nsf};
+
+mod walk;
 use nomad_muse::tokenizers::{
     DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyTokenizer, MelodyTokenizer, Vocabulary,
 };
+pub use walk::{read_midi_file, walk_midi_folder, MidiFile, Walk, MAX_MIDI_BYTES};
 
 /// A sequence with no more than BOS/EOS (and the key) says nothing.
 const MIN_TOKENS: usize = 4;
@@ -116,7 +119,8 @@ impl PreparedCorpus {
     }
 }
 
-/// Every .mid/.midi below `dir`, sorted.
+/// Every .mid/.midi below `dir`, sorted (see [`walk_midi_folder`] for what
+/// is skipped and why).
 pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         bail!(
@@ -124,24 +128,11 @@ pub fn find_midi_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             dir.display()
         );
     }
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok(walk_midi_folder(dir)
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect())
 }
 
 struct Converted {
@@ -152,7 +143,7 @@ struct Converted {
 }
 
 fn convert_one(path: &Path, rel: &str) -> Result<Converted, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = read_midi_file(path)?;
     let nsf = midi_to_nsf(&bytes, rel).map_err(|e| e.to_string())?;
     let sequences = [
         DrumsTokenizer::new().encode(&nsf),
@@ -181,124 +172,76 @@ fn progress(len: usize, quiet: bool, what: &str) -> ProgressBar {
     bar
 }
 
-/// Converts every MIDI file under `midi_dir` into `out_dir`.
+/// Files converted in parallel at a time: each chunk is written out before
+/// the next is read, so memory stays bounded whatever the folder's size.
+const CHUNK_FILES: usize = 64;
+
+/// Converts every MIDI file under `midi_dir` into `out_dir`, writing each
+/// NSF and token line as its chunk of files is done.
 pub fn prepare(
     midi_dir: &Path,
     out_dir: &Path,
     opts: &PrepareOptions,
 ) -> anyhow::Result<PrepareReport> {
     let start = Instant::now();
-    let files = find_midi_files(midi_dir)?;
+    if !midi_dir.is_dir() {
+        bail!(
+            "MIDI folder {} does not exist or is not a folder",
+            midi_dir.display()
+        );
+    }
+    let walk = walk_midi_folder(midi_dir);
     for sub in ["nsf", "tokens", "vocab"] {
         std::fs::create_dir_all(out_dir.join(sub))
             .with_context(|| format!("creating {}", out_dir.display()))?;
     }
-    let bar = progress(files.len(), opts.quiet, "prepare");
-    let results: Vec<Result<Converted, SkippedFile>> = files
-        .par_iter()
-        .map(|path| {
-            let rel = path
-                .strip_prefix(midi_dir)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let r = convert_one(path, &rel).map_err(|reason| SkippedFile { path: rel, reason });
-            bar.inc(1);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
-
     let mut manifest = Manifest {
         files: vec![],
-        skipped: vec![],
+        skipped: walk.skipped.clone(),
         total_bars: 0,
         total_tokens: Default::default(),
         elapsed_seconds: 0.0,
         files_per_second: 0.0,
     };
-    let mut lines: [Vec<String>; 3] = Default::default();
-    for r in results {
-        let c = match r {
-            Ok(c) => c,
-            Err(skipped) => {
-                eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
-                manifest.skipped.push(skipped);
-                continue;
-            }
-        };
-        let nsf_path = out_dir.join("nsf").join(format!("{}.json", c.rel));
-        if let Some(parent) = nsf_path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&nsf_path, c.nsf.to_json()?)
-            .with_context(|| format!("writing {}", nsf_path.display()))?;
-        let mut notes = BTreeMap::new();
-        for t in &c.nsf.tracks {
-            let kind = serde_json::to_value(t.classification.kind)?
-                .as_str()
-                .unwrap_or("other")
-                .to_string();
-            *notes.entry(kind).or_insert(0) += t.events.len();
-        }
-        let mut tokens = BTreeMap::new();
-        let mut missing_parts = Vec::new();
-        for (i, expert) in ExpertKind::ALL.iter().enumerate() {
-            let seq = &c.sequences[i];
-            let n = if seq.tokens.len() >= MIN_TOKENS {
-                seq.tokens.len()
-            } else {
-                0
-            };
-            if n == 0 {
-                missing_parts.push(MissingPart {
-                    expert: expert.name().to_string(),
-                    reason: format!("no {} part ({} tokens)", expert.name(), seq.tokens.len()),
-                });
-            }
-            tokens.insert(expert.name().to_string(), n);
-            *manifest
-                .total_tokens
-                .entry(expert.name().to_string())
-                .or_insert(0) += n;
-            if n > 0 {
-                let line = TokenLine {
-                    song: c.rel.clone(),
-                    sequence: seq.clone(),
-                };
-                lines[i].push(serde_json::to_string(&line)?);
-            }
-        }
-        let bars = c.nsf.global.bar_count();
-        manifest.total_bars += bars as u64;
-        manifest.files.push(FileEntry {
-            path: c.rel,
-            sha256: c.sha256,
-            bars,
-            key: c.nsf.key.key().token_name(),
-            notes,
-            tokens,
-            missing_parts,
-        });
+    for s in &walk.skipped {
+        eprintln!("warning: skipped {}: {}", s.path, s.reason);
     }
-    for (i, expert) in ExpertKind::ALL.iter().enumerate() {
-        let mut text = lines[i].join("\n");
-        text.push('\n');
-        std::fs::write(
-            out_dir
-                .join("tokens")
-                .join(format!("{}.jsonl", expert.name())),
-            text,
-        )?;
+    let mut token_files = TokenWriters::create(out_dir)?;
+    let bar = progress(walk.files.len(), opts.quiet, "prepare");
+    for chunk in walk.files.chunks(CHUNK_FILES) {
+        let results: Vec<Result<Converted, SkippedFile>> = chunk
+            .par_iter()
+            .map(|f| {
+                let r = convert_one(&f.path, &f.name).map_err(|reason| SkippedFile {
+                    path: f.name.clone(),
+                    reason,
+                });
+                bar.inc(1);
+                r
+            })
+            .collect();
+        for r in results {
+            match r {
+                Ok(c) => write_converted(c, out_dir, &mut manifest, &mut token_files)?,
+                Err(skipped) => {
+                    eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+                    manifest.skipped.push(skipped);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    token_files.finish()?;
+    for expert in ExpertKind::ALL {
         std::fs::write(
             out_dir
                 .join("vocab")
                 .join(format!("{}.json", expert.name())),
-            Vocabulary::for_expert(*expert).to_json(),
+            Vocabulary::for_expert(expert).to_json(),
         )?;
     }
     manifest.elapsed_seconds = start.elapsed().as_secs_f64();
-    manifest.files_per_second = files.len() as f64 / manifest.elapsed_seconds.max(1e-9);
+    manifest.files_per_second = walk.files.len() as f64 / manifest.elapsed_seconds.max(1e-9);
     std::fs::write(
         out_dir.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?,
@@ -311,6 +254,112 @@ pub fn prepare(
         );
     }
     Ok(manifest)
+}
+
+/// `tokens/<expert>.jsonl`, one line per song, written as songs are done.
+struct TokenWriters {
+    files: Vec<std::io::BufWriter<std::fs::File>>,
+}
+
+impl TokenWriters {
+    fn create(out_dir: &Path) -> anyhow::Result<Self> {
+        let files = ExpertKind::ALL
+            .iter()
+            .map(|e| {
+                let path = out_dir.join("tokens").join(format!("{}.jsonl", e.name()));
+                std::fs::File::create(&path)
+                    .map(std::io::BufWriter::new)
+                    .with_context(|| format!("creating {}", path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(TokenWriters { files })
+    }
+
+    fn write_line(&mut self, expert: usize, line: &TokenLine) -> anyhow::Result<()> {
+        use std::io::Write;
+        serde_json::to_writer(&mut self.files[expert], line)?;
+        self.files[expert].write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        use std::io::Write;
+        for mut f in self.files {
+            f.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes one converted song's NSF and token lines and adds it to the manifest.
+fn write_converted(
+    c: Converted,
+    out_dir: &Path,
+    manifest: &mut Manifest,
+    token_files: &mut TokenWriters,
+) -> anyhow::Result<()> {
+    let nsf_path = out_dir.join("nsf").join(format!("{}.json", c.rel));
+    if let Some(parent) = nsf_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&nsf_path, c.nsf.to_json()?)
+        .with_context(|| format!("writing {}", nsf_path.display()))?;
+    let mut notes = BTreeMap::new();
+    for t in &c.nsf.tracks {
+        let kind = serde_json::to_value(t.classification.kind)?
+            .as_str()
+            .unwrap_or("other")
+            .to_string();
+        *notes.entry(kind).or_insert(0) += t.events.len();
+    }
+    let mut tokens = BTreeMap::new();
+    let mut missing_parts = Vec::new();
+    for (i, expert) in ExpertKind::ALL.iter().enumerate() {
+        let seq = &c.sequences[i];
+        let n = if seq.tokens.len() >= MIN_TOKENS {
+            seq.tokens.len()
+        } else {
+            0
+        };
+        if n == 0 {
+            missing_parts.push(MissingPart {
+                expert: expert.name().to_string(),
+                reason: missing_reason(*expert, &c.nsf, seq.tokens.len()),
+            });
+        }
+        tokens.insert(expert.name().to_string(), n);
+        *manifest
+            .total_tokens
+            .entry(expert.name().to_string())
+            .or_insert(0) += n;
+        if n > 0 {
+            let line = TokenLine {
+                song: c.rel.clone(),
+                sequence: seq.clone(),
+            };
+            token_files.write_line(i, &line)?;
+        }
+    }
+    let bars = c.nsf.global.bar_count();
+    manifest.total_bars += bars as u64;
+    manifest.files.push(FileEntry {
+        path: c.rel,
+        sha256: c.sha256,
+        bars,
+        key: c.nsf.key.key().token_name(),
+        notes,
+        tokens,
+        missing_parts,
+    });
+    Ok(())
+}
+
+/// Why a song gave an expert no sequence.
+fn missing_reason(expert: ExpertKind, nsf: &Nsf, tokens: usize) -> String {
+    if expert == ExpertKind::Harmony && !nsf.metadata.harmony_sounds {
+        return "no harmony part: a single line (no two pitch classes sound together)".into();
+    }
+    format!("no {} part ({} tokens)", expert.name(), tokens)
 }
 
 /// Reads a prepared folder back.
