@@ -71,8 +71,11 @@ pub fn walk_midi_folder(root: &Path) -> Walk {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         match std::fs::canonicalize(&dir) {
-            Ok(c) if !seen_dirs.insert(c) => continue,
-            Ok(_) => {}
+            Ok(c) => {
+                if !seen_dirs.insert(c) {
+                    continue;
+                }
+            }
             Err(e) => {
                 walk.skip(root, &dir, format!("cannot resolve folder: {e}"));
                 continue;
