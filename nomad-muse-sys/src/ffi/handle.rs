@@ -70,7 +70,7 @@ impl<T: HandleValue, const N: usize> HandleTable<T, N> {
         let base = self.slots.as_ptr() as usize;
         let size = std::mem::size_of::<Slot<T>>();
         let offset = (p as usize).wrapping_sub(base);
-        if offset >= N * size || offset % size != 0 {
+        if offset >= N * size || !offset.is_multiple_of(size) {
             return Err(self.invalid());
         }
         Ok(&self.slots[offset / size])
