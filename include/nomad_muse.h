@@ -8,8 +8,8 @@
  * All or nothing: a call that fails changes nothing (the handle, *rng_state
  * and the host's buffers are as before), except that out-parameters are
  * set to NULL / 0 (or "") as soon as the call starts, so they are defined on
- * failure. The one documented exception: muse_band_next_bar keeps a bar
- * that did not fit the caller's buffer, to hand it over on the next call.
+ * failure. The documented exceptions are in muse_band_next_bar (a bar
+ * that did not fit the caller's buffer is kept for the next call).
  *
  * Ownership: a handle from muse_*_new belongs to the caller until it is
  * passed to the matching muse_*_free. Strings the library returns are
@@ -180,7 +180,9 @@ enum MuseStatus muse_band_new(const char *drums_path,
  * notes written. When the buffer is too small the call returns
  * `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
  * is kept: call again with more room to get it (nothing is lost).
- * `*out_count` is 0 on any other failure.
+ * `*out_count` is 0 on any other failure. (Unlike a session call, a bar
+ * is not rolled back: should a model step fail mid-bar, which a model that
+ * loaded does not do, reset the band.)
  *
  * Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
  *

@@ -148,7 +148,9 @@ pub unsafe extern "C" fn muse_band_new(
 /// notes written. When the buffer is too small the call returns
 /// `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
 /// is kept: call again with more room to get it (nothing is lost).
-/// `*out_count` is 0 on any other failure.
+/// `*out_count` is 0 on any other failure. (Unlike a session call, a bar
+/// is not rolled back: should a model step fail mid-bar, which a model that
+/// loaded does not do, reset the band.)
 ///
 /// Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
 ///
