@@ -1,4 +1,33 @@
-/* libnomad_muse: Nomad Muse experts (drums, harmony, melody) for C and C++ hosts. */
+/* libnomad_muse: Nomad Muse experts (drums, harmony, melody) for C and C++ hosts.
+ *
+ * Errors: every function returns a MuseStatus; the message of the last
+ * failure on the calling thread is in muse_last_error(). No call aborts,
+ * blocks on a file, prints, or lets a panic unwind into the host: a caught
+ * panic is MUSE_ERR_PANIC with its message in muse_last_error().
+ *
+ * All or nothing: a call that fails changes nothing (the handle, *rng_state
+ * and the host's buffers are as before), except that out-parameters are
+ * set to NULL / 0 (or "") as soon as the call starts, so they are defined on
+ * failure. The documented exceptions are in muse_band_next_bar (a bar
+ * that did not fit the caller's buffer is kept for the next call).
+ *
+ * Ownership: a handle from muse_*_new belongs to the caller until it is
+ * passed to the matching muse_*_free. Strings the library returns are
+ * static or thread-local (see each function); nothing else is kept.
+ *
+ * Threads: the library has no global lock. A MuseSession or MuseBand is used
+ * by one thread at a time: a second call on the same handle while one is in
+ * flight returns MUSE_ERR_BUSY and does nothing (read-only session calls,
+ * which take a const handle, may overlap each other). Free a handle only when no call
+ * on it is in flight (a free during a call returns MUSE_ERR_BUSY and frees
+ * nothing; a freed handle is MUSE_ERR_INVALID_HANDLE, never a use after
+ * free). Load (muse_*_new) and file-writing calls belong on a non-real-time
+ * thread; muse_generate_next / _conditioned are fit for the audio thread
+ * (no lock; no system allocation after the first call on that thread).
+ *
+ * Versioning: NOMAD_MUSE_VERSION_MAJOR/MINOR/PATCH below and muse_version()
+ * come from one number (Cargo.toml); within one MAJOR version the ABI only
+ * grows (new functions, new status codes appended). */
 
 #ifndef NOMAD_MUSE_H
 #define NOMAD_MUSE_H
@@ -11,20 +40,56 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* Version of this header; muse_version() gives the library's. */
+#define NOMAD_MUSE_VERSION_MAJOR 0
+#define NOMAD_MUSE_VERSION_MINOR 1
+#define NOMAD_MUSE_VERSION_PATCH 0
+
+/* Melody's chord conditioning id meaning "no chord". */
+#define MUSE_CHORD_NONE 132
+
+/* Chord conditioning ids are 0 .. MUSE_CHORD_ID_COUNT-1: root * 11 + quality, then no chord. */
+#define MUSE_CHORD_ID_COUNT 133
+
+/* Key conditioning ids are 0 .. MUSE_KEY_ID_COUNT-1: tonic (0 = C) + 12 for minor. */
+#define MUSE_KEY_ID_COUNT 24
+
+
 /**
- * Status codes of every `muse_*` function.
+ * Status codes of every `muse_*` function. Values are stable: new codes are
+ * only ever appended.
  */
 typedef enum MuseStatus {
   MUSE_OK = 0,
   MUSE_ERR_NULL_POINTER = 1,
+  /**
+   * A non-NULL pointer that is not a live handle of that type (freed,
+   * foreign, or of the other handle type).
+   */
   MUSE_ERR_INVALID_HANDLE = 2,
   MUSE_ERR_INVALID_ARGUMENT = 3,
   MUSE_ERR_IO = 4,
+  /**
+   * Not a Nomad Muse expert, or one outside the library's limits.
+   */
   MUSE_ERR_MODEL = 5,
   MUSE_ERR_WRONG_EXPERT = 6,
   MUSE_ERR_BUFFER_TOO_SMALL = 7,
   MUSE_ERR_UTF8 = 8,
+  /**
+   * An internal panic was caught (its message is in `muse_last_error`);
+   * a handle it happened in refuses every call but its `_free`.
+   */
   MUSE_ERR_PANIC = 9,
+  /**
+   * Another call is using this handle right now (a handle is used by one
+   * thread at a time). Nothing was done: retry later.
+   */
+  MUSE_ERR_BUSY = 10,
+  /**
+   * A resource limit of the library (e.g. live handles) is reached.
+   */
+  MUSE_ERR_LIMIT = 11,
 } MuseStatus;
 
 /**
@@ -37,18 +102,20 @@ typedef enum MuseExpertKind {
 } MuseExpertKind;
 
 /**
- * Three experts generating bar by bar together (opaque).
+ * Three experts generating bar by bar together (opaque). Created by
+ * `muse_band_new`, freed by `muse_band_free`; used by one thread at a time.
  */
 typedef struct MuseBand MuseBand;
 
 /**
- * An expert session (opaque).
+ * An expert session (opaque). Created by `muse_session_new`, freed by
+ * `muse_session_free`; used by one thread at a time.
  */
 typedef struct MuseSession MuseSession;
 
 /**
  * Sampling options; pass NULL for the defaults (temperature 1, no top-k,
- * no top-p, seed 0).
+ * no top-p, seed 0). Read during the call only (the library keeps a copy).
  */
 typedef struct MuseSessionOptions {
   float temperature;
@@ -68,6 +135,8 @@ typedef struct MuseSessionOptions {
 
 /**
  * One generated note: ticks at 480 per quarter from the band's first bar.
+ * Every byte is defined (`reserved` is 0), so events can be hashed or
+ * compared with memcmp.
  */
 typedef struct MuseNoteEvent {
   uint32_t tick;
@@ -78,6 +147,10 @@ typedef struct MuseNoteEvent {
    * 9 drums, 1 chords, 0 melody.
    */
   uint8_t channel;
+  /**
+   * Always 0 (explicit padding).
+   */
+  uint8_t reserved;
 } MuseNoteEvent;
 
 #ifdef __cplusplus
@@ -85,10 +158,72 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Message of the last failed call on this thread ("" if none). Valid until
- * the next failing call on the same thread.
+ * Loads the three experts for coordinated generation (each path as for
+ * `muse_session_new`). `opts` may be NULL; its seed seeds the band.
+ *
+ * Ownership: on success `*out` is a new band the caller frees with
+ * `muse_band_free`; on failure `*out` is NULL. Threads: any thread (not the
+ * audio thread: it reads files and allocates).
+ *
+ * # Safety
+ * Paths NULL or NUL-terminated; `opts` NULL or readable; `out` NULL or writable.
  */
-const char *muse_last_error(void);
+enum MuseStatus muse_band_new(const char *drums_path,
+                              const char *harmony_path,
+                              const char *melody_path,
+                              const struct MuseSessionOptions *opts,
+                              struct MuseBand **out);
+
+/**
+ * Advances harmony, melody (conditioned on that harmony) and drums by one
+ * bar and writes its notes into `out` (room for `capacity`); `*out_count` =
+ * notes written. When the buffer is too small the call returns
+ * `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
+ * is kept: call again with more room to get it (nothing is lost).
+ * `*out_count` is 0 on any other failure. (Unlike a session call, a bar
+ * is not rolled back: should a model step fail mid-bar, which a model that
+ * loaded does not do, reset the band.)
+ *
+ * Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
+ *
+ * # Safety
+ * `out` must point to `capacity` writable events (NULL when 0); `out_count`
+ * NULL or writable.
+ */
+enum MuseStatus muse_band_next_bar(struct MuseBand *band,
+                                   struct MuseNoteEvent *out,
+                                   size_t capacity,
+                                   size_t *out_count);
+
+/**
+ * Writes every bar generated so far as a type-1 MIDI file at `bpm`
+ * (3.6 < bpm < 1000). Changes nothing in the band, but takes it for the
+ * call like every band call (`MUSE_ERR_BUSY` while another call runs).
+ *
+ * Threads: any thread (not the audio thread: it writes a file).
+ *
+ * # Safety
+ * `path` NULL or NUL-terminated.
+ */
+enum MuseStatus muse_band_write_midi(const struct MuseBand *band, const char *path, double bpm);
+
+/**
+ * Back to the start: every expert reset, the seed's RNG, no bars.
+ * Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
+ *
+ * # Safety
+ * `band` may be any value; only live handles are dereferenced.
+ */
+enum MuseStatus muse_band_reset(struct MuseBand *band);
+
+/**
+ * Frees a band. NULL is a no-op; freed or foreign: `MUSE_ERR_INVALID_HANDLE`;
+ * in use by a call on another thread: `MUSE_ERR_BUSY` (nothing freed).
+ *
+ * # Safety
+ * `band` may be any value; only live handles are dereferenced.
+ */
+enum MuseStatus muse_band_free(struct MuseBand *band);
 
 /**
  * Heap allocations the calling thread has made inside libnomad_muse so far:
@@ -97,66 +232,103 @@ const char *muse_last_error(void);
  * thread's `system` count stays put across `muse_generate_next` calls after
  * the first call on that thread. Either pointer may be NULL.
  *
+ * Threads: any; counts are per thread.
+ *
  * # Safety
  * Non-NULL pointers must be writable.
  */
 enum MuseStatus muse_thread_alloc_counts(uint64_t *system, uint64_t *arena);
 
 /**
- * Loads an exported expert (.onnx). `opts` may be NULL.
+ * Message of the last failed call on the calling thread ("" if none).
+ *
+ * Ownership: the string belongs to the library; it stays valid until the
+ * next failing `muse_*` call on the same thread. Threads: any thread; each
+ * thread has its own message. Never fails, never returns NULL.
+ */
+const char *muse_last_error(void);
+
+/**
+ * Loads an exported expert (.onnx; everything it needs is in the file).
+ * `opts` may be NULL. The file must be a regular file within the library's
+ * limits (see `MUSE_ERR_MODEL`); loading takes well under a second.
+ *
+ * Ownership: on success `*out` is a new session the caller frees with
+ * `muse_session_free`; on failure `*out` is NULL. Threads: any thread (not
+ * the audio thread: it reads a file and allocates).
  *
  * # Safety
- * `onnx_path` must be NULL or a NUL-terminated string; `out` a writable pointer.
+ * `onnx_path` NULL or NUL-terminated; `opts` NULL or readable; `out` NULL
+ * or writable.
  */
 enum MuseStatus muse_session_new(const char *onnx_path,
                                  const struct MuseSessionOptions *opts,
                                  struct MuseSession **out);
 
 /**
- * Frees a session; freeing NULL is a no-op, freeing twice is an error.
+ * Frees a session. NULL is a no-op; a freed or foreign pointer is
+ * `MUSE_ERR_INVALID_HANDLE`; a session another thread's call is using is
+ * `MUSE_ERR_BUSY` (nothing freed: free it once no call is in flight).
  *
  * # Safety
- * `session` must be NULL or a pointer from `muse_session_new`.
+ * `session` may be any value; only live handles are dereferenced.
  */
 enum MuseStatus muse_session_free(struct MuseSession *session);
 
 /**
- * Zeroes the GRU state and the grammar.
+ * Back to the start: zero GRU state, empty grammar (keeps the options).
+ * Threads: any, one call per session at a time (else `MUSE_ERR_BUSY`).
  *
  * # Safety
- * `s` must be NULL or a pointer from `muse_session_new`.
+ * `session` may be any value; only live handles are dereferenced.
  */
-enum MuseStatus muse_session_reset(struct MuseSession *s);
+enum MuseStatus muse_session_reset(struct MuseSession *session);
 
 /**
- * # Safety
- * `s` as for `muse_session_reset`; `out` writable.
- */
-enum MuseStatus muse_vocab_size(struct MuseSession *s, size_t *out);
-
-/**
- * # Safety
- * `s` as for `muse_session_reset`; `out` writable.
- */
-enum MuseStatus muse_expert_kind(struct MuseSession *s, enum MuseExpertKind *out);
-
-/**
- * Writes the token's string (NUL-terminated) into `buf` of `len` bytes.
+ * Number of tokens in the session's vocabulary (`*out` = 0 on failure).
+ * Read-only: may run while another read-only call uses the session.
  *
  * # Safety
- * `buf` must point to `len` writable bytes.
+ * `out` NULL or writable.
  */
-enum MuseStatus muse_token_to_string(struct MuseSession *s, int32_t token, char *buf, size_t len);
+enum MuseStatus muse_vocab_size(const struct MuseSession *session, size_t *out);
 
 /**
- * Feeds `n` context tokens, then samples the next token (grammar-masked).
- * The sampled token is not fed: pass it as context of the next call.
+ * Which expert the session runs (`*out` = drums on failure). Read-only.
  *
  * # Safety
- * `context` must point to `n` tokens (may be NULL when n = 0); `rng_state`
- * and `out_token` writable.
+ * `out` NULL or writable.
  */
-enum MuseStatus muse_generate_next(struct MuseSession *s,
+enum MuseStatus muse_expert_kind(const struct MuseSession *session, enum MuseExpertKind *out);
+
+/**
+ * Writes the token's name, NUL-terminated, into `buf` (`len` bytes). On
+ * failure `buf` holds "" (when `len` > 0). Read-only.
+ *
+ * # Safety
+ * `buf` NULL or `len` writable bytes.
+ */
+enum MuseStatus muse_token_to_string(const struct MuseSession *session,
+                                     int32_t token,
+                                     char *buf,
+                                     size_t len);
+
+/**
+ * Feeds the `n` context tokens, then samples the next token among what the
+ * grammar allows (the sampled token is not fed: pass it as context of the
+ * next call). All or nothing: every token is checked against the
+ * vocabulary and grammar before any is fed; on failure the session,
+ * `*rng_state` are exactly as before and `*out_token` is 0.
+ *
+ * Threads: the per-token call, fit for an audio thread (no lock; after the
+ * first call on a thread, no system allocation). One call per session at a
+ * time: a concurrent call on the same session returns `MUSE_ERR_BUSY`.
+ *
+ * # Safety
+ * `context` must point to `n` tokens (NULL when n = 0); `rng_state`
+ * readable and writable; `out_token` NULL or writable.
+ */
+enum MuseStatus muse_generate_next(struct MuseSession *session,
                                    const int32_t *context,
                                    size_t n,
                                    float temperature,
@@ -164,13 +336,16 @@ enum MuseStatus muse_generate_next(struct MuseSession *s,
                                    int32_t *out_token);
 
 /**
- * Melody: like `muse_generate_next`, with the chord (0..133, 132 = no chord)
- * and key (0..24) conditioning ids applied to the fed tokens.
+ * Melody: like `muse_generate_next`, with the chord (0 ..
+ * `MUSE_CHORD_ID_COUNT`-1, `MUSE_CHORD_NONE` = no chord) and key (0 ..
+ * `MUSE_KEY_ID_COUNT`-1) conditioning ids applied to the fed tokens and the
+ * sampled one. Ids out of range are `MUSE_ERR_INVALID_ARGUMENT` before
+ * anything is fed; another expert is `MUSE_ERR_WRONG_EXPERT`.
  *
  * # Safety
  * As for `muse_generate_next`.
  */
-enum MuseStatus muse_generate_next_conditioned(struct MuseSession *s,
+enum MuseStatus muse_generate_next_conditioned(struct MuseSession *session,
                                                const int32_t *context,
                                                size_t n,
                                                int32_t chord,
@@ -180,49 +355,13 @@ enum MuseStatus muse_generate_next_conditioned(struct MuseSession *s,
                                                int32_t *out_token);
 
 /**
- * Loads the three experts for coordinated generation.
+ * The library's version, "MAJOR.MINOR.PATCH" (semantic versioning: within
+ * one MAJOR, the ABI only grows). Compare it with the header's
+ * `NOMAD_MUSE_VERSION_*` macros to catch a header/library mismatch.
  *
- * # Safety
- * Paths NUL-terminated (or NULL: error), `out` writable.
+ * Ownership: a static string, never freed. Threads: any. Never fails.
  */
-enum MuseStatus muse_band_new(const char *drums_path,
-                              const char *harmony_path,
-                              const char *melody_path,
-                              const struct MuseSessionOptions *opts,
-                              struct MuseBand **out);
-
-/**
- * Advances drums + harmony + melody by one bar and writes its notes into
- * `out` (capacity `capacity`); `*out_count` = notes written, or needed when
- * the buffer is too small (then nothing is lost: call again with more room).
- *
- * # Safety
- * `out` must point to `capacity` writable events; `out_count` writable.
- */
-enum MuseStatus muse_band_next_bar(struct MuseBand *b,
-                                   struct MuseNoteEvent *out,
-                                   size_t capacity,
-                                   size_t *out_count);
-
-/**
- * Writes every bar generated so far as a type-1 MIDI file at `bpm`.
- *
- * # Safety
- * `path` NUL-terminated.
- */
-enum MuseStatus muse_band_write_midi(struct MuseBand *b, const char *path, double bpm);
-
-/**
- * # Safety
- * `b` NULL or from `muse_band_new`.
- */
-enum MuseStatus muse_band_reset(struct MuseBand *b);
-
-/**
- * # Safety
- * `b` NULL or from `muse_band_new`; freeing twice is an error, not a crash.
- */
-enum MuseStatus muse_band_free(struct MuseBand *b);
+const char *muse_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

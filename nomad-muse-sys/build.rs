@@ -3,14 +3,38 @@
 
 use std::path::PathBuf;
 
+#[allow(dead_code)] // build.rs uses the table only
+mod abi {
+    include!("src/ffi/constants.rs");
+}
+
 fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let header = crate_dir.join("../include/nomad_muse.h");
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    let config =
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!("cargo:rerun-if-changed=../Cargo.toml");
+    let mut config =
         cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("valid cbindgen.toml");
+    // The version macros come from the same Cargo.toml number as
+    // `muse_version()`, so header and library cannot disagree.
+    let version = |part: &str| {
+        std::env::var(format!("CARGO_PKG_VERSION_{part}")).expect("cargo sets the version")
+    };
+    let mut defines = format!(
+        "\n/* Version of this header; muse_version() gives the library's. */\n\
+         #define NOMAD_MUSE_VERSION_MAJOR {}\n#define NOMAD_MUSE_VERSION_MINOR {}\n\
+         #define NOMAD_MUSE_VERSION_PATCH {}\n",
+        version("MAJOR"),
+        version("MINOR"),
+        version("PATCH")
+    );
+    for (name, value, comment) in abi::HEADER_CONSTANTS {
+        defines.push_str(&format!("\n/* {comment} */\n#define {name} {value}\n"));
+    }
+    config.after_includes = Some(defines);
     match cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)

@@ -171,16 +171,7 @@ fn midi_to_generated_midi_through_every_stage() {
             muse_band_new(d.as_ptr(), h.as_ptr(), mel.as_ptr(), &opts, &mut band),
             MuseStatus::MuseOk
         );
-        let mut events = vec![
-            MuseNoteEvent {
-                tick: 0,
-                duration: 0,
-                pitch: 0,
-                velocity: 0,
-                channel: 0
-            };
-            1024
-        ];
+        let mut events = vec![MuseNoteEvent::default(); 1024];
         let mut count = 0usize;
         for _ in 0..16 {
             assert_eq!(

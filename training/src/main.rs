@@ -124,6 +124,15 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Write hostile variants of an exported expert (C ABI test fixtures:
+    /// every one must be refused by the library).
+    ExportCrafted {
+        /// A valid exported expert to start from.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Generate bars with exported experts and write a MIDI file.
     Sketch {
         /// Folder with drums.onnx, harmony.onnx, melody.onnx.
@@ -209,6 +218,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::ExportRandom { out, seed }) => {
             let reports = pipeline::export_random(&out, &Config::default(), seed)?;
             pipeline::print_export(&reports);
+        }
+        Some(Command::ExportCrafted { from, out }) => {
+            for path in training::export::crafted::write_crafted_models(&from, &out)? {
+                println!("wrote {}", path.display());
+            }
         }
         Some(Command::Sketch {
             onnx_dir,

@@ -3,7 +3,7 @@
 pub enum MuseError {
     #[error("null pointer: {0}")]
     NullPointer(&'static str),
-    #[error("invalid handle: {0}")]
+    #[error("invalid handle: not a live {0} (freed, foreign or another type's pointer)")]
     InvalidHandle(&'static str),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -17,4 +17,10 @@ pub enum MuseError {
     BufferTooSmall { needed: usize, capacity: usize },
     #[error("path is not valid UTF-8")]
     Utf8,
+    #[error("busy: {0} is in use by a call on another thread")]
+    Busy(&'static str),
+    #[error("{0} was left inconsistent by an earlier internal panic: free it")]
+    Poisoned(&'static str),
+    #[error("limit reached: {0}")]
+    Limit(String),
 }

@@ -4,6 +4,7 @@
 
 mod band;
 mod error;
+pub mod model_check;
 pub mod realtime_alloc;
 mod sampler;
 mod session;

@@ -43,6 +43,20 @@ impl Default for SamplingOptions {
     }
 }
 
+impl SamplingOptions {
+    /// Temperature and top-p must be numbers (NaN or infinity would turn
+    /// every probability into NaN).
+    pub fn validate(&self) -> Result<(), super::MuseError> {
+        if self.temperature.is_finite() && self.top_p.is_finite() {
+            Ok(())
+        } else {
+            Err(super::MuseError::InvalidArgument(
+                "temperature and top_p must be finite".into(),
+            ))
+        }
+    }
+}
+
 /// Samples a token id among those with `allowed[id]`; `None` if none is.
 /// `scratch` is reused between calls (capacity = vocabulary size).
 pub fn sample_masked(

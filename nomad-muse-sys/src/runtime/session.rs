@@ -5,10 +5,12 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
+use super::model_check::{self, ModelDims};
 use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
 use super::sampler::{sample_masked, SamplingOptions, XorShiftRng};
 use super::MuseError;
-use crate::tokenizers::{ExpertKind, Grammar, Token, Vocabulary};
+use crate::theory::{ChordLabel, Key};
+use crate::tokenizers::{ExpertKind, Grammar, GrammarCheckpoint, Token, Vocabulary};
 
 pub struct ExpertSession {
     expert: ExpertKind,
@@ -22,6 +24,9 @@ pub struct ExpertSession {
     hidden: Vec<f32>,
     logits: Vec<f32>,
     has_logits: bool,
+    /// `hidden`, `logits`, `has_logits` and the grammar as they were before
+    /// the current multi-token call, put back if it fails.
+    saved: SavedStep,
     mask: Vec<bool>,
     scratch: Vec<(f32, u32)>,
     /// Per-step temporaries (tract's op outputs) live here.
@@ -44,6 +49,15 @@ fn model_err(e: impl std::fmt::Display) -> MuseError {
     MuseError::Model(e.to_string())
 }
 
+/// A session's step state, saved so a failed call leaves it as it was
+/// (buffers preallocated: saving copies, never allocates).
+struct SavedStep {
+    hidden: Vec<f32>,
+    logits: Vec<f32>,
+    has_logits: bool,
+    grammar: Option<GrammarCheckpoint>,
+}
+
 impl std::fmt::Debug for ExpertSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExpertSession")
@@ -54,18 +68,11 @@ impl std::fmt::Debug for ExpertSession {
 }
 
 impl ExpertSession {
-    /// Loads an exported expert; everything it needs is in the file's metadata.
+    /// Loads an exported expert; everything it needs is in the file's
+    /// metadata. The file is checked (`model_check`) before anything sized
+    /// by it is allocated: a hostile file is `MuseError::Model`, fast.
     pub fn load(path: &Path) -> Result<Self, MuseError> {
-        let bytes = std::fs::read(path).map_err(|e| MuseError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut bytes.as_slice())
-            .map_err(|e| {
-                MuseError::Model(format!("{} is not an ONNX model: {e}", path.display()))
-            })?;
+        let proto = model_check::read_model_proto(path)?;
         let meta = |key: &str| -> Result<String, MuseError> {
             proto
                 .metadata_props
@@ -87,14 +94,11 @@ impl ExpertSession {
                 path.display()
             )));
         }
-        let layers: usize = meta("nomad.num_layers")?.parse().map_err(model_err)?;
-        let hidden_size: usize = meta("nomad.hidden_size")?.parse().map_err(model_err)?;
-        let plan = onnx
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| MuseError::Model(format!("{}: {e}", path.display())))?;
-        let state = plan.spawn().map_err(model_err)?;
+        let ModelDims {
+            layers,
+            hidden_size,
+        } = model_check::check_graph(&proto, path, expert, vocab.len())?;
+        let state = model_check::runnable_state(&proto, path)?;
         let n = vocab.len();
         let mut session = ExpertSession {
             expert,
@@ -106,6 +110,12 @@ impl ExpertSession {
             hidden: vec![0.0; layers * hidden_size],
             logits: vec![0.0; n],
             has_logits: false,
+            saved: SavedStep {
+                hidden: vec![0.0; layers * hidden_size],
+                logits: vec![0.0; n],
+                has_logits: false,
+                grammar: None,
+            },
             mask: vec![false; n],
             scratch: Vec::with_capacity(n),
             arena: RealtimeArena::inert(),
@@ -258,18 +268,119 @@ impl ExpertSession {
         })
     }
 
-    /// Feeds `context` then samples.
+    /// Like [`ExpertSession::load`], with sampling options (checked).
+    pub fn load_with_options(path: &Path, options: SamplingOptions) -> Result<Self, MuseError> {
+        options.validate()?;
+        let mut session = Self::load(path)?;
+        session.options = options;
+        Ok(session)
+    }
+
+    /// Feeds `context`, then samples the next token at `temperature` (the
+    /// session's other options apply). `condition` is melody's (chord, key)
+    /// for every fed token; `None` means no chord, key 0.
+    ///
+    /// All or nothing: every id, the conditioning and the whole sequence's
+    /// grammar are checked before anything is fed, and should a step still
+    /// fail, state, grammar and logits are put back; `rng_state` only
+    /// advances on success.
     pub fn generate_next(
         &mut self,
         context: &[u32],
-        chord: u32,
-        key: u32,
+        condition: Option<(u32, u32)>,
+        temperature: f32,
         rng_state: &mut u64,
     ) -> Result<u32, MuseError> {
-        for t in context {
-            self.feed(*t, chord, key)?;
+        let (chord, key) = self.check_generate(context, condition, temperature)?;
+        self.save_step();
+        let mut rng = *rng_state;
+        let result = context
+            .iter()
+            .try_for_each(|t| self.feed(*t, chord, key))
+            .and_then(|()| self.sample_at(temperature, &mut rng));
+        match result {
+            Ok(token) => {
+                *rng_state = rng;
+                Ok(token)
+            }
+            Err(e) => {
+                self.restore_step();
+                Err(e)
+            }
         }
-        self.sample(rng_state)
+    }
+
+    /// Everything `generate_next` can check before feeding; the (chord,
+    /// key) ids to feed with.
+    fn check_generate(
+        &mut self,
+        context: &[u32],
+        condition: Option<(u32, u32)>,
+        temperature: f32,
+    ) -> Result<(u32, u32), MuseError> {
+        SamplingOptions {
+            temperature,
+            ..self.options
+        }
+        .validate()?;
+        let (chord, key) = match condition {
+            Some(_) if self.expert != ExpertKind::Melody => {
+                return Err(MuseError::WrongExpert {
+                    expected: "melody".into(),
+                    found: self.expert.name().into(),
+                })
+            }
+            Some(ids) => ids,
+            None => (ChordLabel::NONE.dense_index(), 0),
+        };
+        if chord >= ChordLabel::DENSE_COUNT || key >= Key::DENSE_COUNT {
+            return Err(MuseError::InvalidArgument(format!(
+                "conditioning ids out of range: chord {chord} (0..{}), key {key} (0..{})",
+                ChordLabel::DENSE_COUNT,
+                Key::DENSE_COUNT
+            )));
+        }
+        let before = self.grammar.checkpoint();
+        let checked = context.iter().enumerate().try_for_each(|(i, t)| {
+            self.grammar.advance(*t).map_err(|e| {
+                MuseError::InvalidArgument(format!(
+                    "{}: context token {i} (id {t}): {e}",
+                    self.expert.name()
+                ))
+            })
+        });
+        self.grammar.rollback(before);
+        checked?;
+        if context.is_empty() && !self.has_logits {
+            return Err(MuseError::InvalidArgument(
+                "nothing fed yet: feed at least BOS before sampling".into(),
+            ));
+        }
+        Ok((chord, key))
+    }
+
+    fn sample_at(&mut self, temperature: f32, rng_state: &mut u64) -> Result<u32, MuseError> {
+        let options = self.options;
+        self.options.temperature = temperature;
+        let token = self.sample(rng_state);
+        self.options = options;
+        token
+    }
+
+    fn save_step(&mut self) {
+        self.saved.hidden.copy_from_slice(&self.hidden);
+        self.saved.logits.copy_from_slice(&self.logits);
+        self.saved.has_logits = self.has_logits;
+        self.saved.grammar = Some(self.grammar.checkpoint());
+    }
+
+    fn restore_step(&mut self) {
+        self.hidden.copy_from_slice(&self.saved.hidden);
+        self.logits.copy_from_slice(&self.saved.logits);
+        self.has_logits = self.saved.has_logits;
+        if let Some(g) = self.saved.grammar.take() {
+            self.grammar.rollback(g);
+        }
     }
 
     pub fn last_logits(&self) -> Option<&[f32]> {

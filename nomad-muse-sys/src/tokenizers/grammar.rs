@@ -75,6 +75,11 @@ struct StreamState {
     stream_chord: crate::theory::ChordLabel,
 }
 
+/// Where a grammar's stream stands, to go back to after a dry run or a
+/// failed call (plain data: taking one never allocates).
+#[derive(Debug, Clone)]
+pub struct GrammarCheckpoint(StreamState);
+
 impl StreamState {
     const START: StreamState = StreamState {
         phase: Phase::Start,
@@ -116,6 +121,14 @@ impl Grammar {
 
     pub fn reset(&mut self) {
         self.stream = StreamState::START;
+    }
+
+    pub fn checkpoint(&self) -> GrammarCheckpoint {
+        GrammarCheckpoint(self.stream.clone())
+    }
+
+    pub fn rollback(&mut self, to: GrammarCheckpoint) {
+        self.stream = to.0;
     }
 
     /// Bars started so far.

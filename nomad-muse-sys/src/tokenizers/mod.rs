@@ -22,7 +22,7 @@ mod vocab;
 use serde::{Deserialize, Serialize};
 
 pub use drums::{DrumHit, DrumsTokenizer};
-pub use grammar::Grammar;
+pub use grammar::{Grammar, GrammarCheckpoint};
 pub use harmony::{ChordEvent, HarmonyDecoded, HarmonyTokenizer};
 pub use melody::{melody_track, MelodyNote, MelodyTokenizer};
 pub use token::{Token, UnknownToken};
