@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use nomad_muse::nsf::key::{final_bass, first_bass, KeyDetector, TonicEvidence};
+use nomad_muse::nsf::key::{final_bass, first_bass, KeyDetector, KeyProfile, TonicEvidence};
 use nomad_muse::nsf::{midi_to_nsf_with, ConvertOptions, GlobalInfo, Nsf};
 use nomad_muse::theory::{parse_pitch_class, ChordLabel, ChordQuality, Key, Mode};
 use nomad_muse::tokenizers::melody_track;
@@ -423,25 +423,19 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
         for c in &nsf.chords {
             chord_time[c.chord.label().dense_index() as usize] += c.duration_steps as f64;
         }
-        for (fb, ob) in [
-            (0.1, 0.0),
-            (0.1, 0.03),
-            (0.1, 0.05),
-            (0.1, 0.1),
-            (0.05, 0.05),
-            (0.2, 0.1),
-        ] {
-            let d = KeyDetector::new();
-            let name = format!("final {fb} first {ob}");
+        // Each published profile with the same tonic evidence, to choose.
+        for profile in KeyProfile::ALL {
+            let d = KeyDetector {
+                profile,
+                ..KeyDetector::new()
+            };
             if score.key_variants.len() <= v {
-                score.key_variants.push((name, 0));
+                score.key_variants.push((format!("{profile:?}"), 0));
             }
             let evidence = TonicEvidence {
                 final_bass: final_bass(&pitched),
-                final_bass_weight: fb,
                 first_bass: first_bass(&pitched),
-                first_bass_weight: ob,
-                tonic_chord_weight: 1.0,
+                ..TonicEvidence::default()
             };
             let found = d.detect_with_tonic_chords(&d.profile(&pitched), &chord_time, evidence);
             score.key_variants[v].1 += (found.0 == key) as usize;
