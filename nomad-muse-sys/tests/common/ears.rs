@@ -369,6 +369,22 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
         let ours = chord_at_seconds(&nsf, &ends, beat.seconds);
         score.beats += 1;
         let root_ok = !ours.is_none() && ours.root == beat.root;
+        if !root_ok && std::env::var_os("EARS_DUMP").is_some() {
+            let rel = if ours.is_none() {
+                99
+            } else {
+                (ours.root + 12 - beat.root) % 12
+            };
+            println!(
+                "ROOTMISS {} {:.2} want {} {:?} got {} rel {}",
+                piece.name,
+                beat.seconds,
+                beat.root,
+                beat.triad,
+                ours.token_name(),
+                rel
+            );
+        }
         score.root_right += root_ok as usize;
         let ours_triad = if ours.is_none() {
             Triad::Other

@@ -57,7 +57,7 @@ impl ChordExtractor {
             change_cost_bar: 0.35,
             change_cost_beat: 0.6,
             change_cost_offbeat: 1.1,
-            key_weight: 0.08,
+            key_weight: 0.25,
         }
     }
 
