@@ -646,7 +646,10 @@ mod tests {
                         let strong =
                             strong_beat_chord_tone_share(notes, |b, s| h.chord_at(b, s / 4));
                         assert!(strong.is_none_or(|x| x == 1.0), "{strong:?}");
-                        assert!(in_key_share(notes, key, |b, s| h.chord_at(b, s / 4)) >= 0.99);
+                        assert!(
+                            notes.is_empty()
+                                || in_key_share(notes, key, |b, s| h.chord_at(b, s / 4)) == 1.0
+                        );
                         assert_eq!(h.key, harmony.key, "melody keeps its conditioning harmony");
                     }
                 }

@@ -33,7 +33,9 @@ impl TimeSignature {
             return bad("the denominator must be 1, 2, 4, 8 or 16 and the numerator > 0");
         }
         let steps = numerator as u32 * 16 / denominator as u32;
-        if (numerator as u32 * 16) % denominator as u32 != 0 || steps % SUBSTEPS != 0 {
+        if !(numerator as u32 * 16).is_multiple_of(denominator as u32)
+            || !steps.is_multiple_of(SUBSTEPS)
+        {
             return bad(
                 "the experts play whole quarter-note beats (7/8 and 9/8 leave half a beat)",
             );
@@ -77,14 +79,15 @@ impl TimeSignature {
         let pulse = 16 / self.denominator as u32;
         let n = self.numerator as u32;
         let mut mask = 1u32;
-        let mut at = if (n % 3 == 0 && n > 3) || n == 3 {
+        let compound = n.is_multiple_of(3) && n > 3;
+        let mut at = if compound || n == 3 {
             3
-        } else if n % 2 == 0 {
+        } else if n.is_multiple_of(2) {
             2
         } else {
             3
         };
-        let group = if n % 3 == 0 && n > 3 { 3 } else { 2 };
+        let group = if compound { 3 } else { 2 };
         while at < n {
             mask |= 1 << (at * pulse);
             at += group;

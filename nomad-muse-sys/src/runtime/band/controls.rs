@@ -135,6 +135,6 @@ impl PartControls {
 
     /// Logit bias on `FILL_START` (`None`: fills forbidden).
     pub(crate) fn fill_bias(&self) -> Option<f32> {
-        (self.fill_amount > 0.0).then(|| 4.0 * (self.fill_amount - 0.5))
+        (self.fill_amount > 0.0).then_some(4.0 * (self.fill_amount - 0.5))
     }
 }
