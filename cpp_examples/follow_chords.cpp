@@ -4,7 +4,8 @@
 // relies on and exits non-zero when any of it fails:
 //   the chord part is the given chords, every bar is 3/4 long, the melody
 //   starts from the primer, bars 1-8 are unchanged by the re-roll, and bad
-//   input (unknown chord symbol, 7/8, a broken primer file) is refused.
+//   input (unknown chord symbol, 7/8, a broken primer file) is refused, and
+//   Chord ID on the written file gives the chord track's roots back.
 //
 // usage: follow_chords <dir with drums/harmony/melody.onnx> <out.mid>
 
@@ -151,6 +152,27 @@ int main(int argc, char** argv) {
 
   check(muse_band_write_midi(band, argv[2], 96.0) == MUSE_OK, "write midi");
   muse_band_free(band);
+
+  // Chord ID on the file just written: what a host would put on its chord track.
+  std::vector<MuseIdentifiedChord> found(256);
+  std::vector<MuseKeySegment> keys(8);
+  size_t n_found = 0, n_keys = 0;
+  check(muse_chord_id_file(argv[2], found.data(), found.size(), &n_found, keys.data(), keys.size(), &n_keys) == MUSE_OK,
+        "chord id");
+  check(n_found > 0 && n_keys >= 1, "chord id finds chords and a key");
+  // Roots only: the analysis hears the melody too and may add a seventh.
+  const char* names[] = {"C_", "G_", "A_", "F_"};
+  for (uint32_t bar = 0; bar < kBars; ++bar) {
+    const MuseIdentifiedChord* at = nullptr;  // the chord sounding on the bar's downbeat
+    for (size_t i = 0; i < n_found; ++i)
+      if (found[i].bar <= bar) at = &found[i];
+    check(at && std::string(at->symbol).rfind(names[(bar / 2) % 4], 0) == 0, "chord id gives back the chord track's roots");
+  }
+  check(muse_chord_id_file(broken.c_str(), found.data(), found.size(), &n_found, keys.data(), keys.size(), &n_keys) != MUSE_OK,
+        "chord id refuses a broken file");
+  std::printf("chord id:");
+  for (size_t i = 0; i < n_found; ++i) std::printf(" %u:%u %s", found[i].bar, found[i].beat, found[i].symbol);
+  if (n_keys) std::printf(" | key %d %s\n", keys[0].key_tonic, keys[0].key_mode == MUSE_MODE_MAJOR ? "major" : "minor");
   std::remove(broken.c_str());
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
