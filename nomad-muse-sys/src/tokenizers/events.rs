@@ -38,6 +38,11 @@ impl EventDecoder {
         self.bars_seen.saturating_sub(1)
     }
 
+    /// Melody: pitch of the note being written (after its `NOTE_p`).
+    pub fn pitch(&self) -> u8 {
+        self.pitch
+    }
+
     /// Consumes one token; returns the event it completes, if any.
     pub fn push(&mut self, token: Token) -> Option<DecodedEvent> {
         let bar = self.bar();

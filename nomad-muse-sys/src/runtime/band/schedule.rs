@@ -5,7 +5,7 @@
 
 use crate::runtime::{sample_masked, MuseError, StepModel, XorShiftRng};
 use crate::theory::{ChordLabel, Key};
-use crate::tokenizers::{DecodedEvent, EventDecoder, Grammar, Token, SUBSTEPS};
+use crate::tokenizers::{duration_from_bin, DecodedEvent, EventDecoder, Grammar, Token, SUBSTEPS};
 
 use super::snapshot::{PartMark, SongStore, MAX_TOKENS_PER_BAR};
 use super::voicing::render;
@@ -237,9 +237,8 @@ impl<M: StepModel> PartRunner<M> {
             let id = if closing {
                 self.sample(rng, |t| !opens_onset(t), |_| 0.0)?
             } else {
-                let refine = self.note_filter(out);
-                let c = self.controls;
-                self.sample(rng, refine, move |t| bias_of(t, &c))?
+                let (refine, bias) = (self.note_filter(out), self.bias(out));
+                self.sample(rng, refine, bias)?
             };
             let token = self.grammar.vocabulary().token(id).unwrap_or(Token::Pad);
             if matches!(token, Token::Bar(_) | Token::Eos) {
@@ -250,16 +249,19 @@ impl<M: StepModel> PartRunner<M> {
     }
 
     /// Melody: pitches in range and, when following the song, chord tones
-    /// on strong beats and scale (or chord) tones elsewhere.
+    /// on strong beats, scale (or chord) tones elsewhere, and no note held
+    /// into a chord of the bar it does not belong to.
     fn note_filter(&self, out: &BarOutput<'_>) -> impl Fn(Token) -> bool {
         let step = self.grammar.current_step_in_bar().unwrap_or(0);
-        let chord = out.chords[((step / SUBSTEPS) as usize).min(BAR_BEATS - 1)];
-        let strong = out.metre.is_strong(step) && !chord.is_none();
-        let key = out.key.filter(|_| self.controls.follow_harmony);
-        let strong = strong && self.controls.follow_harmony;
+        let chords = *out.chords;
+        let chord = chords[((step / SUBSTEPS) as usize).min(BAR_BEATS - 1)];
+        let follow = self.controls.follow_harmony;
+        let strong = follow && out.metre.is_strong(step) && !chord.is_none();
+        let key = out.key.filter(|_| follow);
         let fill_ok = self.controls.fill_amount > 0.0;
         let (low, high) = (self.controls.lowest_pitch, self.controls.highest_pitch);
         let melody = self.part == Part::Melody;
+        let (pitch, bar_steps) = (self.decoder.pitch(), out.metre.steps_per_bar());
         move |t| match t {
             Token::Note(p) if melody => {
                 let pc = p % 12;
@@ -272,11 +274,39 @@ impl<M: StepModel> PartRunner<M> {
                         })
                     }
             }
+            Token::DurBin(d) if melody && follow => {
+                let end = (step + duration_from_bin(d)).min(bar_steps);
+                (step / SUBSTEPS + 1..end.div_ceil(SUBSTEPS)).all(|b| {
+                    let c = chords[(b as usize).min(BAR_BEATS - 1)];
+                    c.is_none() || c == chord || c.contains_pitch_class(pitch % 12)
+                })
+            }
             Token::FillStart => fill_ok,
             _ => true,
         }
     }
+
+    /// Logit biases: intensity and fills, and (melody following the song)
+    /// a pull towards the chord's tones off the strong beats.
+    fn bias(&self, out: &BarOutput<'_>) -> impl Fn(Token) -> f32 {
+        let c = self.controls;
+        let step = self.grammar.current_step_in_bar().unwrap_or(0);
+        let chord = out.chords[((step / SUBSTEPS) as usize).min(BAR_BEATS - 1)];
+        let pull = if self.part == Part::Melody && c.follow_harmony && !chord.is_none() {
+            CHORD_TONE_BIAS
+        } else {
+            0.0
+        };
+        move |t| match t {
+            Token::Note(p) if chord.contains_pitch_class(p % 12) => pull,
+            t => bias_of(t, &c),
+        }
+    }
 }
+
+/// Logit added to chord tones off the strong beats (melody following the
+/// song): e² ≈ 7× likelier than before, not certain.
+const CHORD_TONE_BIAS: f32 = 2.0;
 
 /// Tokens that add an onset (what closing a full bar must not do).
 fn opens_onset(t: Token) -> bool {
