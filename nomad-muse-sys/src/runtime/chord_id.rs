@@ -59,12 +59,23 @@ fn analysis_of(nsf: &Nsf) -> ChordAnalysis {
             }
         })
         .collect();
-    // The analysis gives one key per song today; key segments arrive with it.
-    let keys = vec![KeySegment {
-        bar: 0,
-        key: nsf.key.key(),
-        confidence: nsf.key.confidence,
-    }];
+    // Files converted before key segments existed have none: the song's key.
+    let mut keys: Vec<KeySegment> = nsf
+        .key_segments
+        .iter()
+        .map(|s| KeySegment {
+            bar: s.bar_start,
+            key: s.key.key(),
+            confidence: s.key.confidence,
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(KeySegment {
+            bar: 0,
+            key: nsf.key.key(),
+            confidence: nsf.key.confidence,
+        });
+    }
     ChordAnalysis {
         chords,
         keys,

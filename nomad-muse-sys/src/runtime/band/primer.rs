@@ -92,9 +92,11 @@ fn clip_nsf(part: Part, notes: &[PrimerNote], bars: u32, metre: TimeSignature) -
         }],
         chords: vec![],
         key: KeyInfo::from_key(Key::new(0, Mode::Major), 0.0),
+        key_segments: Vec::new(),
         metadata: Metadata {
             source_file: "primer".into(),
             quantization_grid: "16th".into(),
+            harmony_sounds: false,
         },
     }
 }
