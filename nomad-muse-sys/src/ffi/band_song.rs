@@ -416,10 +416,12 @@ pub unsafe extern "C" fn muse_band_bar_notes(
             ))
         })?;
         count.set(notes.len());
-        let dst = events.get_mut(..notes.len()).ok_or(MuseError::BufferTooSmall {
-            needed: notes.len(),
-            capacity,
-        })?;
+        let dst = events
+            .get_mut(..notes.len())
+            .ok_or(MuseError::BufferTooSmall {
+                needed: notes.len(),
+                capacity,
+            })?;
         for (d, n) in dst.iter_mut().zip(notes) {
             *d = n.into();
         }
