@@ -326,9 +326,9 @@ enum MuseStatus muse_band_new(const char *drums_path,
  * notes written. When the buffer is too small the call returns
  * `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
  * is kept: call again with more room to get it (nothing is lost).
- * `*out_count` is 0 on any other failure. (Unlike a session call, a bar
- * is not rolled back: should a model step fail mid-bar, which a model that
- * loaded does not do, reset the band.)
+ * `*out_count` is 0 on any other failure, and the band is back at the bar
+ * line it started from (its snapshot), so a failed call changes nothing.
+ * After the first bar this call makes no system allocation.
  *
  * Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
  *
