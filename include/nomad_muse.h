@@ -93,6 +93,14 @@ typedef enum MuseStatus {
 } MuseStatus;
 
 /**
+ * Key mode.
+ */
+typedef enum MuseMode {
+  MUSE_MODE_MAJOR = 0,
+  MUSE_MODE_MINOR = 1,
+} MuseMode;
+
+/**
  * Which expert a session runs.
  */
 typedef enum MuseExpertKind {
@@ -100,6 +108,29 @@ typedef enum MuseExpertKind {
   MUSE_EXPERT_HARMONY = 1,
   MUSE_EXPERT_MELODY = 2,
 } MuseExpertKind;
+
+/**
+ * The band's three parts.
+ */
+typedef enum MusePart {
+  MUSE_PART_HARMONY = 0,
+  MUSE_PART_MELODY = 1,
+  MUSE_PART_DRUMS = 2,
+} MusePart;
+
+/**
+ * What `muse_band_reroll` regenerates.
+ */
+typedef enum MuseReroll {
+  /**
+   * Bar N only: the bars after it are kept note for note.
+   */
+  MUSE_REROLL_BAR = 0,
+  /**
+   * Bar N and everything after it: call `muse_band_next_bar` again from N.
+   */
+  MUSE_REROLL_FROM_BAR = 1,
+} MuseReroll;
 
 /**
  * Three experts generating bar by bar together (opaque). Created by
@@ -112,6 +143,18 @@ typedef struct MuseBand MuseBand;
  * `muse_session_free`; used by one thread at a time.
  */
 typedef struct MuseSession MuseSession;
+
+/**
+ * The three parts of the band, in generation order.
+ */
+typedef struct Part Part;
+
+/**
+ * A metre the experts can play: a whole number of quarter-note beats per
+ * bar, 1 to 8 (the vocabulary's `BEAT_0..BEAT_7`): 2/4, 3/4, 4/4, 5/4, 6/8,
+ * 12/8, 2/2, 7/4 … but not 7/8 or 9/8 (half a beat left over).
+ */
+typedef struct TimeSignature TimeSignature;
 
 /**
  * Sampling options; pass NULL for the defaults (temperature 1, no top-k,
@@ -153,6 +196,109 @@ typedef struct MuseNoteEvent {
   uint8_t reserved;
 } MuseNoteEvent;
 
+/**
+ * The host's song. Metre: a whole number of quarter beats, 1 to 8 (2/4,
+ * 3/4, 4/4, 5/4, 6/8, 12/8, …; 7/8 is refused).
+ */
+typedef struct MuseSong {
+  uint8_t time_signature_numerator;
+  uint8_t time_signature_denominator;
+  /**
+   * false: the key comes from the chord track, else the melody primer,
+   * else the harmony expert.
+   */
+  bool has_key;
+  /**
+   * Pitch class of the tonic, 0 = C … 11 = B.
+   */
+  uint8_t key_tonic;
+  /**
+   * A `MuseMode` value.
+   */
+  uint32_t key_mode;
+  /**
+   * Tempo of MIDI output.
+   */
+  double bpm;
+} MuseSong;
+
+/**
+ * One chord-track entry: from `bar`/`beat` (quarter beats, from 0) on,
+ * `symbol` sounds ("C", "Am", "G7", "Fmaj7", "Bm7b5", "N" = no chord);
+ * NULL `symbol` leaves a gap the harmony expert fills in the key.
+ */
+typedef struct MuseChordChange {
+  uint32_t bar;
+  uint32_t beat;
+  const char *symbol;
+} MuseChordChange;
+
+/**
+ * Per-part controls; `muse_part_controls_default` fills the neutral ones.
+ */
+typedef struct MusePartControls {
+  /**
+   * Complexity: ≤ 0 greedy.
+   */
+  float temperature;
+  uint32_t top_k;
+  float top_p;
+  /**
+   * 0..1, 0.5 neutral: velocity ×0.6…×1.4 and fewer…more onsets.
+   */
+  float intensity;
+  /**
+   * Drums, 0..1, 0.5 neutral; 0 = no fills.
+   */
+  float fill_amount;
+  /**
+   * 0 straight … 1 dotted (2/3 = triplet swing).
+   */
+  float swing;
+  /**
+   * 2 = swing 8ths, 1 = swing 16ths.
+   */
+  uint32_t swing_unit_steps;
+  /**
+   * Melody range, at least an octave.
+   */
+  uint8_t lowest_pitch;
+  uint8_t highest_pitch;
+  bool mute;
+  /**
+   * Kept when bars are re-rolled.
+   */
+  bool lock;
+  /**
+   * Melody: chord tones on strong beats, scale tones elsewhere.
+   */
+  bool follow_harmony;
+} MusePartControls;
+
+/**
+ * One chord found by Chord ID.
+ */
+typedef struct MuseIdentifiedChord {
+  uint32_t bar;
+  uint32_t beat;
+  uint32_t duration_steps;
+  /**
+   * NUL-terminated token name: "C_maj", "F#_min7", "N".
+   */
+  char symbol[16];
+  float confidence;
+} MuseIdentifiedChord;
+
+/**
+ * A stretch of a clip in one key, from `bar` on.
+ */
+typedef struct MuseKeySegment {
+  uint32_t bar;
+  uint8_t key_tonic;
+  enum MuseMode key_mode;
+  float confidence;
+} MuseKeySegment;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -180,9 +326,9 @@ enum MuseStatus muse_band_new(const char *drums_path,
  * notes written. When the buffer is too small the call returns
  * `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
  * is kept: call again with more room to get it (nothing is lost).
- * `*out_count` is 0 on any other failure. (Unlike a session call, a bar
- * is not rolled back: should a model step fail mid-bar, which a model that
- * loaded does not do, reset the band.)
+ * `*out_count` is 0 on any other failure, and the band is back at the bar
+ * line it started from (its snapshot), so a failed call changes nothing.
+ * After the first bar this call makes no system allocation.
  *
  * Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
  *
@@ -224,6 +370,127 @@ enum MuseStatus muse_band_reset(struct MuseBand *band);
  * `band` may be any value; only live handles are dereferenced.
  */
 enum MuseStatus muse_band_free(struct MuseBand *band);
+
+/**
+ * Sets key, time signature and tempo (the chord track is kept). Key and
+ * time signature only before the first bar (or after `muse_band_reset`);
+ * a time signature the experts cannot play is MUSE_ERR_INVALID_ARGUMENT.
+ * `part` arguments below are `MusePart` values, `scope` a `MuseReroll`
+ * value; others are MUSE_ERR_INVALID_ARGUMENT.
+ * Threads: not concurrently with other calls on the same band.
+ *
+ * # Safety
+ * `b` from `muse_band_new`; `song` readable.
+ */
+enum MuseStatus muse_band_set_song(struct MuseBand *b, const struct MuseSong *song);
+
+/**
+ * Replaces the chord track: `count` changes in order, `length_bars` long,
+ * looped over the song when `repeat`. With chords the harmony part plays
+ * them (gaps filled in the key) and the melody follows them. Unknown
+ * symbols or beats outside the bar: MUSE_ERR_INVALID_ARGUMENT. The band
+ * copies what it needs.
+ *
+ * # Safety
+ * `changes` points to `count` entries (NULL if 0); symbols NUL-terminated or NULL.
+ */
+enum MuseStatus muse_band_set_chords(struct MuseBand *b,
+                                     const struct MuseChordChange *changes,
+                                     size_t count,
+                                     uint32_t length_bars,
+                                     bool repeat);
+
+/**
+ * Primes `part` (melody or drums) with a clip of `count` notes (ticks at
+ * 480 per quarter from the clip's start; `channel` ignored), `bars` long
+ * (0: up to its last note): the song's first bars are the clip, and
+ * generation continues from it. Before the first bar; in the song's metre.
+ *
+ * # Safety
+ * `notes` points to `count` events (NULL if 0).
+ */
+enum MuseStatus muse_band_set_primer_notes(struct MuseBand *b,
+                                           uint32_t part,
+                                           const struct MuseNoteEvent *notes,
+                                           size_t count,
+                                           uint32_t bars);
+
+/**
+ * Primes `part` from a MIDI file (its drum tracks, or its melody). A broken
+ * file, or one in another metre than the song: an error, nothing changes.
+ *
+ * # Safety
+ * `path` NUL-terminated.
+ */
+enum MuseStatus muse_band_set_primer_midi(struct MuseBand *b, uint32_t part, const char *path);
+
+/**
+ * Fills `out` with the neutral controls (those of a new band).
+ *
+ * # Safety
+ * `out` writable.
+ */
+enum MuseStatus muse_part_controls_default(struct MusePartControls *out);
+
+/**
+ * Sets `part`'s controls from the next bar on (values out of range:
+ * MUSE_ERR_INVALID_ARGUMENT, nothing changes).
+ *
+ * # Safety
+ * `controls` readable.
+ */
+enum MuseStatus muse_band_set_part_controls(struct MuseBand *b,
+                                            uint32_t part,
+                                            const struct MusePartControls *controls);
+
+/**
+ * Re-rolls bar `bar` (from 0) with `seed`, keeping the bars before it (and
+ * after it, for MUSE_REROLL_BAR; read the new bar with
+ * `muse_band_bar_notes`). Locked parts keep their bars. MUSE_REROLL_BAR
+ * replays the later bars through the models: call it off the audio thread.
+ *
+ * # Safety
+ * `b` from `muse_band_new`.
+ */
+enum MuseStatus muse_band_reroll(struct MuseBand *b, uint32_t bar, uint64_t seed, uint32_t scope);
+
+/**
+ * Copies the notes of generated bar `bar` into `out`; `*out_count` = notes
+ * (or needed, with MUSE_ERR_BUFFER_TOO_SMALL). No allocation.
+ *
+ * # Safety
+ * `out` has `capacity` writable slots; `out_count` writable.
+ */
+enum MuseStatus muse_band_bar_notes(struct MuseBand *b,
+                                    uint32_t bar,
+                                    struct MuseNoteEvent *out,
+                                    size_t capacity,
+                                    size_t *out_count);
+
+/**
+ * Bars generated so far.
+ *
+ * # Safety
+ * `out` writable.
+ */
+enum MuseStatus muse_band_bars_generated(struct MuseBand *b, uint32_t *out);
+
+/**
+ * Chord ID: the chords and key segments of a MIDI file, by the analysis
+ * `prepare` uses, so a host can fill its chord track. Either buffer may be
+ * too small (MUSE_ERR_BUFFER_TOO_SMALL with both counts set: call again).
+ * Thread-safe (no shared state).
+ *
+ * # Safety
+ * `path` NUL-terminated; buffers hold their capacities; counts writable.
+ */
+enum MuseStatus muse_chord_id_file(const char *path,
+                                   struct MuseIdentifiedChord *chords,
+                                   size_t chord_capacity,
+                                   size_t *chord_count,
+                                   struct MuseKeySegment *keys,
+                                   size_t key_capacity,
+                                   size_t *key_count);
 
 /**
  * Heap allocations the calling thread has made inside libnomad_muse so far:

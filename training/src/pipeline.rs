@@ -11,7 +11,7 @@ use crate::export::{export_checkpoint, ExportReport};
 use crate::model::{ExpertModel, ExpertModelConfig};
 use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
 use crate::train::{checkpoint_path, train_expert, TrainOptions, TrainReport};
-use nomad_muse::runtime::{Band, SamplingOptions};
+use nomad_muse::runtime::{Band, Part, PartControls, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
 
 /// `--expert drums|harmony|melody|all`.
@@ -270,16 +270,20 @@ pub fn sketch(
         &onnx_dir.join("melody.onnx"),
         seed,
     )?;
-    for s in [&mut band.drums, &mut band.harmony, &mut band.melody] {
-        s.options = SamplingOptions {
-            temperature,
-            top_k: 0,
-            top_p: 0.95,
+    for part in Part::ALL {
+        let controls = PartControls {
+            sampling: SamplingOptions {
+                temperature,
+                top_k: 0,
+                top_p: 0.95,
+            },
+            ..band.controls(part)
         };
+        band.set_controls(part, controls)?;
     }
     for _ in 0..bars {
         band.next_bar()?;
     }
-    std::fs::write(out, band.midi_bytes(110.0)?)?;
-    Ok(band.notes().len())
+    std::fs::write(out, band.midi_bytes_at(110.0)?)?;
+    Ok(band.notes().count())
 }

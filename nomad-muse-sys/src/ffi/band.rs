@@ -8,7 +8,9 @@ use super::error::MuseStatus;
 use super::guard::{guard, path_arg, slice_mut_arg, Out};
 use super::handle::{HandleTable, HandleValue};
 use super::session::{options_arg, MuseSessionOptions};
-use crate::runtime::{Band, BandNote, MuseError, SamplingOptions};
+use crate::runtime::{
+    Band, BandNote, ExpertSession, MuseError, Part, PartControls, SamplingOptions,
+};
 
 /// Three experts generating bar by bar together (opaque). Created by
 /// `muse_band_new`, freed by `muse_band_free`; used by one thread at a time.
@@ -47,8 +49,9 @@ impl From<&BandNote> for MuseNoteEvent {
 
 /// A band and the notes of its latest bar the caller has not taken yet.
 pub(crate) struct BandHandle {
-    band: Band,
-    pending: Vec<BandNote>,
+    pub(crate) band: Band<ExpertSession>,
+    /// A bar whose notes did not fit the caller's buffer yet.
+    pub(crate) pending: Option<u32>,
 }
 
 /// A band's calls all take it exclusively (its experts are not `Sync`).
@@ -61,37 +64,46 @@ impl HandleValue for BandHandle {
 
 /// Live bands; more than this many at once is `MUSE_ERR_LIMIT`.
 pub(crate) const MAX_BANDS: usize = 1024;
-static BANDS: HandleTable<BandHandle, MAX_BANDS> = HandleTable::new("MuseBand");
+pub(crate) static BANDS: HandleTable<BandHandle, MAX_BANDS> = HandleTable::new("MuseBand");
 
 impl BandHandle {
     fn load(paths: [&Path; 3], options: SamplingOptions, seed: u64) -> Result<Self, MuseError> {
         let mut band = Band::load(paths[0], paths[1], paths[2], seed)?;
-        for s in [&mut band.drums, &mut band.harmony, &mut band.melody] {
-            s.options = options;
+        for part in Part::ALL {
+            let controls = PartControls {
+                sampling: options,
+                ..band.controls(part)
+            };
+            band.set_controls(part, controls)?;
         }
         Ok(BandHandle {
             band,
-            pending: Vec::new(),
+            pending: None,
         })
     }
 
     /// Copies the next bar's notes into `out`, generating the bar unless the
     /// last call's did not fit. Returns how many notes the bar has.
     fn next_bar_into(&mut self, out: &mut [MuseNoteEvent]) -> Result<usize, MuseError> {
-        if self.pending.is_empty() {
-            self.pending = self.band.next_bar()?;
-        }
-        let n = self.pending.len();
+        let bar = match self.pending.take() {
+            Some(bar) => bar,
+            None => {
+                self.band.next_bar()?;
+                self.band.bars_generated() - 1
+            }
+        };
+        let notes = self.band.bar_notes(bar).unwrap_or(&[]);
+        let n = notes.len();
         let Some(dst) = out.get_mut(..n) else {
+            self.pending = Some(bar);
             return Err(MuseError::BufferTooSmall {
                 needed: n,
                 capacity: out.len(),
             });
         };
-        for (d, note) in dst.iter_mut().zip(&self.pending) {
+        for (d, note) in dst.iter_mut().zip(notes) {
             *d = note.into();
         }
-        self.pending.clear();
         Ok(n)
     }
 
@@ -101,7 +113,7 @@ impl BandHandle {
                 "bpm {bpm} out of range"
             )));
         }
-        let bytes = self.band.midi_bytes(bpm)?;
+        let bytes = self.band.midi_bytes_at(bpm)?;
         std::fs::write(path, bytes).map_err(|e| MuseError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -110,7 +122,7 @@ impl BandHandle {
 
     fn reset(&mut self) {
         self.band.reset();
-        self.pending.clear();
+        self.pending = None;
     }
 }
 
@@ -148,9 +160,9 @@ pub unsafe extern "C" fn muse_band_new(
 /// notes written. When the buffer is too small the call returns
 /// `MUSE_ERR_BUFFER_TOO_SMALL` with `*out_count` = notes needed, and the bar
 /// is kept: call again with more room to get it (nothing is lost).
-/// `*out_count` is 0 on any other failure. (Unlike a session call, a bar
-/// is not rolled back: should a model step fail mid-bar, which a model that
-/// loaded does not do, reset the band.)
+/// `*out_count` is 0 on any other failure, and the band is back at the bar
+/// line it started from (its snapshot), so a failed call changes nothing.
+/// After the first bar this call makes no system allocation.
 ///
 /// Threads: one call per band at a time (else `MUSE_ERR_BUSY`).
 ///

@@ -6,6 +6,7 @@
 //! One file per handle type.
 
 mod band;
+mod band_song;
 mod constants;
 mod diagnostics;
 mod error;
@@ -18,6 +19,7 @@ pub use band::{
     muse_band_free, muse_band_new, muse_band_next_bar, muse_band_reset, muse_band_write_midi,
     MuseBand, MuseNoteEvent,
 };
+pub use band_song::*;
 pub use constants::{MUSE_CHORD_ID_COUNT, MUSE_CHORD_NONE, MUSE_KEY_ID_COUNT};
 pub use diagnostics::muse_thread_alloc_counts;
 pub use error::{muse_last_error, MuseStatus};

@@ -1,15 +1,22 @@
 //! Inference on exported experts with tract-onnx: one stateful session per
-//! expert, grammar-masked sampling, and the coordinated one-bar step of the
-//! three experts (the band).
+//! expert, grammar-masked sampling, the step trait every generator drives,
+//! the band (the one generation core) and Chord ID.
 
-mod band;
+pub mod band;
+mod chord_id;
 mod error;
 pub mod model_check;
 pub mod realtime_alloc;
 mod sampler;
 mod session;
+mod step;
 
-pub use band::{voice_chord, Band, BandNote, TICKS_PER_QUARTER};
+pub use band::{
+    voice_chord, Band, BandNote, ChordChange, ChordTrack, Part, PartControls, Primer, PrimerNote,
+    Reroll, SongContext, TimeSignature, TICKS_PER_QUARTER,
+};
+pub use chord_id::{identify_chords, ChordAnalysis, IdentifiedChord, KeySegment};
 pub use error::MuseError;
 pub use sampler::{sample_masked, SamplingOptions, XorShiftRng};
 pub use session::ExpertSession;
+pub use step::StepModel;

@@ -387,3 +387,41 @@ impl ExpertSession {
         self.has_logits.then_some(self.logits.as_slice())
     }
 }
+
+/// The band drives the graph directly (it keeps its own grammar per part);
+/// the session's own grammar is only for the per-token C ABI.
+impl super::StepModel for ExpertSession {
+    fn expert(&self) -> ExpertKind {
+        self.expert
+    }
+
+    fn reset(&mut self) {
+        ExpertSession::reset(self)
+    }
+
+    fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
+        if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT
+        {
+            return Err(MuseError::InvalidArgument(format!(
+                "conditioning ids out of range: chord {chord}, key {key}"
+            )));
+        }
+        self.run_step(token, chord, key)
+    }
+
+    fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    fn state_len(&self) -> usize {
+        self.hidden.len()
+    }
+
+    fn save_state(&self, out: &mut [f32]) {
+        out.copy_from_slice(&self.hidden);
+    }
+
+    fn load_state(&mut self, state: &[f32]) {
+        self.hidden.copy_from_slice(state);
+    }
+}

@@ -160,6 +160,41 @@ impl ChordLabel {
         Some(ChordLabel::new(parse_pitch_class(root)?, quality))
     }
 
+    /// Parses a lead-sheet symbol: a root (`C`, `F#`, `Bb`) and a suffix
+    /// (`""`/`maj`, `m`/`min`, `dim`, `aug`/`+`, `sus2`, `sus4`/`sus`, `7`,
+    /// `maj7`/`M7`, `m7`/`min7`, `m7b5`/`hdim7`, `dim7`), "N" for no chord,
+    /// or a token name (`C_maj`). `None` for anything else.
+    pub fn from_symbol(symbol: &str) -> Option<Self> {
+        let s = symbol.trim();
+        if s == "N" || s == "NC" || s == "N.C." {
+            return Some(Self::NONE);
+        }
+        if let Some(c) = Self::from_token_name(s) {
+            return Some(c);
+        }
+        let root_len = match s.as_bytes().get(1) {
+            Some(b'#' | b'b') => 2,
+            _ => 1,
+        };
+        let root = parse_pitch_class(s.get(..root_len)?)?;
+        use ChordQuality::*;
+        let quality = match s.get(root_len..)? {
+            "" | "maj" | "M" => Maj,
+            "m" | "min" | "-" => Min,
+            "dim" | "o" => Dim,
+            "aug" | "+" => Aug,
+            "sus2" => Sus2,
+            "sus4" | "sus" => Sus4,
+            "7" | "dom7" => Dom7,
+            "maj7" | "M7" => Maj7,
+            "m7" | "min7" | "-7" => Min7,
+            "m7b5" | "hdim7" | "ø" | "ø7" => Hdim7,
+            "dim7" | "o7" => Dim7,
+            _ => return None,
+        };
+        Some(ChordLabel::new(root, quality))
+    }
+
     /// Dense index: `root * 11 + quality` for sounding chords, 132 for "N".
     /// This is the melody expert's chord-conditioning id.
     pub fn dense_index(&self) -> u32 {
@@ -198,6 +233,31 @@ mod tests {
             assert_eq!(ChordLabel::from_token_name(&c.token_name()), Some(c));
         }
         assert!(ChordLabel::from_dense_index(ChordLabel::DENSE_COUNT).is_none());
+    }
+
+    #[test]
+    fn lead_sheet_symbols_parse_and_unknown_ones_do_not() {
+        use ChordQuality::*;
+        for (sym, root, q) in [
+            ("C", 0, Maj),
+            ("Am", 9, Min),
+            ("G7", 7, Dom7),
+            ("Bbmaj7", 10, Maj7),
+            ("F#m7b5", 6, Hdim7),
+            ("Ebdim7", 3, Dim7),
+            ("Dsus4", 2, Sus4),
+            ("E_min", 4, Min),
+        ] {
+            assert_eq!(
+                ChordLabel::from_symbol(sym),
+                Some(ChordLabel::new(root, q)),
+                "{sym}"
+            );
+        }
+        assert_eq!(ChordLabel::from_symbol("N"), Some(ChordLabel::NONE));
+        for bad in ["", "H", "Cmaj13", "C#m#", "x7", "Cb7b9"] {
+            assert_eq!(ChordLabel::from_symbol(bad), None, "{bad}");
+        }
     }
 
     #[test]

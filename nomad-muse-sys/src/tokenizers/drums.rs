@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    bar_count_of, decode_stream, velocity_bin, DecodeError, EncodedSequence, ExpertKind, Token,
-    Vocabulary, DRUM_PITCH_MAX, DRUM_PITCH_MIN, MAX_BEATS, MAX_REST_STEPS, PHRASE_BARS, SUBSTEPS,
+    bar_count_of, decode_stream, velocity_bin, DecodeError, DecodedEvent, EncodedSequence,
+    EventDecoder, ExpertKind, Token, Vocabulary, DRUM_PITCH_MAX, DRUM_PITCH_MIN, MAX_BEATS,
+    MAX_REST_STEPS, PHRASE_BARS, SUBSTEPS,
 };
 use crate::nsf::{Nsf, TrackType};
 
@@ -118,32 +119,11 @@ impl DrumsTokenizer {
     /// missing `EOS` is fine: generation stops anywhere).
     pub fn decode(&self, ids: &[u32]) -> Result<Vec<DrumHit>, DecodeError> {
         let mut hits = Vec::new();
-        let (mut bars_seen, mut beat, mut substep, mut in_fill) = (0u32, 0, 0, false);
-        let mut pending: Option<u8> = None;
-        decode_stream(ExpertKind::Drums, ids, |token| match token {
-            Token::Bar(_) => {
-                bars_seen += 1;
-                in_fill = false;
+        let mut decoder = EventDecoder::new();
+        decode_stream(ExpertKind::Drums, ids, |token| {
+            if let Some(DecodedEvent::Hit(h)) = decoder.push(token) {
+                hits.push(h);
             }
-            Token::FillStart => in_fill = true,
-            Token::FillEnd => in_fill = false,
-            Token::Beat(b) => beat = b,
-            Token::Substep(s) => substep = s,
-            Token::DrumHit(p) => pending = Some(p),
-            Token::VelBin(v) => {
-                if let Some(pitch) = pending.take() {
-                    let bar = bars_seen.saturating_sub(1);
-                    hits.push(DrumHit {
-                        bar,
-                        beat,
-                        substep,
-                        pitch,
-                        velocity_bin: v,
-                        in_fill,
-                    });
-                }
-            }
-            _ => {}
         })?;
         Ok(hits)
     }

@@ -41,6 +41,11 @@ enum Phase {
     Ended,
 }
 
+/// A copy of a grammar's stream state (no vocabulary): what a band keeps at
+/// each bar line to resume from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrammarState(StreamState);
+
 /// Grammar state of one expert's token stream.
 #[derive(Debug, Clone)]
 pub struct Grammar {
@@ -54,7 +59,7 @@ pub struct Grammar {
 
 /// What the grammar knows of the stream so far; `reset` starts it afresh
 /// without rebuilding the vocabulary (no allocation on the real-time path).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StreamState {
     phase: Phase,
     /// Bars started so far (BAR tokens seen).
@@ -124,11 +129,20 @@ impl Grammar {
     }
 
     pub fn checkpoint(&self) -> GrammarCheckpoint {
-        GrammarCheckpoint(self.stream.clone())
+        GrammarCheckpoint(self.stream)
     }
 
     pub fn rollback(&mut self, to: GrammarCheckpoint) {
         self.stream = to.0;
+    }
+
+    /// The stream state, to [`Grammar::restore`] later (no allocation).
+    pub fn state(&self) -> GrammarState {
+        GrammarState(self.stream)
+    }
+
+    pub fn restore(&mut self, state: GrammarState) {
+        self.stream = state.0;
     }
 
     /// Bars started so far.

@@ -2,8 +2,8 @@
 
 use super::Grammar;
 use super::{
-    bar_count_of, decode_stream, DecodeError, EncodedSequence, ExpertKind, Token, Vocabulary,
-    MAX_BEATS, PHRASE_BARS, SUBSTEPS,
+    bar_count_of, decode_stream, DecodeError, DecodedEvent, EncodedSequence, EventDecoder,
+    ExpertKind, Token, Vocabulary, MAX_BEATS, PHRASE_BARS, SUBSTEPS,
 };
 use crate::nsf::Nsf;
 use crate::theory::{ChordLabel, Key};
@@ -114,21 +114,13 @@ impl HarmonyTokenizer {
             key: None,
             chords: Vec::new(),
         };
-        let (mut bars_seen, mut beat) = (0u32, 0u32);
-        let mut chord = ChordLabel::NONE;
-        decode_stream(ExpertKind::Harmony, ids, |token| match token {
-            Token::Key(k) => decoded.key = Some(k),
-            Token::Bar(_) => bars_seen += 1,
-            Token::Beat(b) => beat = b,
-            Token::Chord(c) => chord = c,
-            Token::RestChord => chord = ChordLabel::NONE,
-            Token::Hold(h) => decoded.chords.push(ChordEvent {
-                bar: bars_seen.saturating_sub(1),
-                beat,
-                chord,
-                hold_beats: h,
-            }),
-            _ => {}
+        let mut decoder = EventDecoder::new();
+        decode_stream(ExpertKind::Harmony, ids, |token| {
+            match decoder.push(token) {
+                Some(DecodedEvent::Key(k)) => decoded.key = Some(k),
+                Some(DecodedEvent::Chord(c)) => decoded.chords.push(c),
+                _ => {}
+            }
         })?;
         Ok(decoded)
     }

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    bar_count_of, decode_stream, duration_bin, velocity_bin, DecodeError, EncodedSequence,
-    ExpertKind, Token, Vocabulary, MAX_BEATS, PHRASE_BARS, SUBSTEPS,
+    bar_count_of, decode_stream, duration_bin, velocity_bin, DecodeError, DecodedEvent,
+    EncodedSequence, EventDecoder, ExpertKind, Token, Vocabulary, MAX_BEATS, PHRASE_BARS, SUBSTEPS,
 };
 use crate::nsf::{Nsf, NsfTrack, TrackType};
 
@@ -118,23 +118,11 @@ impl MelodyTokenizer {
 
     pub fn decode(&self, ids: &[u32]) -> Result<Vec<MelodyNote>, DecodeError> {
         let mut notes = Vec::new();
-        let (mut bars_seen, mut beat, mut substep) = (0u32, 0u32, 0u32);
-        let (mut pitch, mut vel) = (0u8, 0u8);
-        decode_stream(ExpertKind::Melody, ids, |token| match token {
-            Token::Bar(_) => bars_seen += 1,
-            Token::Beat(b) => beat = b,
-            Token::Substep(s) => substep = s,
-            Token::Note(p) => pitch = p,
-            Token::VelBin(v) => vel = v,
-            Token::DurBin(d) => notes.push(MelodyNote {
-                bar: bars_seen.saturating_sub(1),
-                beat,
-                substep,
-                pitch,
-                velocity_bin: vel,
-                duration_bin: d,
-            }),
-            _ => {}
+        let mut decoder = EventDecoder::new();
+        decode_stream(ExpertKind::Melody, ids, |token| {
+            if let Some(DecodedEvent::Note(n)) = decoder.push(token) {
+                notes.push(n);
+            }
         })?;
         Ok(notes)
     }

@@ -12,6 +12,7 @@
 //! and [`crate::theory::Key::dense_index`].
 
 mod drums;
+mod events;
 pub mod grammar;
 mod harmony;
 mod melody;
@@ -22,7 +23,8 @@ mod vocab;
 use serde::{Deserialize, Serialize};
 
 pub use drums::{DrumHit, DrumsTokenizer};
-pub use grammar::{Grammar, GrammarCheckpoint};
+pub use events::{DecodedEvent, EventDecoder};
+pub use grammar::{Grammar, GrammarCheckpoint, GrammarState};
 pub use harmony::{ChordEvent, HarmonyDecoded, HarmonyTokenizer};
 pub use melody::{melody_track, MelodyNote, MelodyTokenizer};
 pub use token::{Token, UnknownToken};

@@ -243,6 +243,47 @@ pub fn chord_tone_ratio(notes: &[MelodyNote], chord_at: impl Fn(u32, u32) -> Cho
     }
 }
 
+/// Share of the notes starting on a strong beat of 4/4 (beats 1 and 3)
+/// under a chord whose pitch is a chord tone; `None` without such notes.
+pub fn strong_beat_chord_tone_share(
+    notes: &[MelodyNote],
+    chord_at: impl Fn(u32, u32) -> ChordLabel,
+) -> Option<f64> {
+    let metre = nomad_muse::runtime::TimeSignature::FOUR_FOUR;
+    let (mut inside, mut total) = (0u64, 0u64);
+    for n in notes {
+        let step = n.beat * 4 + n.substep;
+        let chord = chord_at(n.bar, step);
+        if !metre.is_strong(step) || chord.is_none() {
+            continue;
+        }
+        total += 1;
+        inside += chord.contains_pitch_class(n.pitch % 12) as u64;
+    }
+    (total > 0).then(|| inside as f64 / total as f64)
+}
+
+/// Share of notes in the key's scale (or in the chord sounding under them,
+/// so the raised leading tone over a minor key's V counts as in the song).
+pub fn in_key_share(
+    notes: &[MelodyNote],
+    key: Key,
+    chord_at: impl Fn(u32, u32) -> ChordLabel,
+) -> f64 {
+    if notes.is_empty() {
+        return 0.0;
+    }
+    let inside = notes
+        .iter()
+        .filter(|n| {
+            let pc = n.pitch % 12;
+            key.contains_pitch_class(pc)
+                || chord_at(n.bar, n.beat * 4 + n.substep).contains_pitch_class(pc)
+        })
+        .count();
+    inside as f64 / notes.len() as f64
+}
+
 /// Successive melodic intervals in semitones.
 pub fn intervals(notes: &[MelodyNote]) -> Vec<i32> {
     notes

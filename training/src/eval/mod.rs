@@ -27,13 +27,14 @@ use crate::prepare::PreparedCorpus;
 use crate::train::{checkpoint_path, split_by_song};
 use metrics::*;
 use nomad_muse::runtime::SamplingOptions;
+use nomad_muse::runtime::StepModel;
 use nomad_muse::theory::{ChordLabel, Key, Mode};
 use nomad_muse::tokenizers::{
     DrumHit, DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyDecoded, HarmonyTokenizer,
     MelodyNote, MelodyTokenizer, Token, Vocabulary, EOS_ID,
 };
 pub use report::{Check, DistributionRow, ExpertCard, MetricRow, ReportCard, Verdict};
-use sampling::{sample_piece, CandleStepper, HarmonyContext, RandomTokens, StepModel};
+use sampling::{sample_piece, CandleStepper, PieceContext, RandomTokens};
 
 /// What `run_eval` samples.
 #[derive(Debug, Clone)]
@@ -152,6 +153,19 @@ fn musical_metrics(piece: &Piece, bars: u32, reference: &Reference) -> Vec<(&'st
             (
                 "chord-tone ratio",
                 chord_tone_ratio(notes, |bar, step| harmony.chord_at(bar, step / 4)),
+            ),
+            (
+                "strong-beat chord tones",
+                strong_beat_chord_tone_share(notes, |bar, step| harmony.chord_at(bar, step / 4))
+                    .unwrap_or(0.0),
+            ),
+            (
+                "in-key share",
+                in_key_share(
+                    notes,
+                    harmony.key.unwrap_or(Key::new(0, Mode::Major)),
+                    |bar, step| harmony.chord_at(bar, step / 4),
+                ),
             ),
             ("step share", step_share(notes)),
             ("pitch range", pitch_range(notes)),
@@ -369,20 +383,18 @@ fn sample_set(
 ) -> anyhow::Result<Vec<Piece>> {
     let mut pieces = Vec::with_capacity(n);
     for i in 0..n {
-        let mut rng_state = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let piece_seed = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let harmony = (!contexts.is_empty()).then(|| &contexts[i % contexts.len()]);
-        let chord_at =
-            |bar: u32, beat: u32| harmony.map_or(ChordLabel::NONE, |h| h.chord_at(bar, beat));
-        let context = harmony.map(|h| HarmonyContext {
-            key: h.key.unwrap_or(Key::new(0, Mode::Major)),
-            chord_at: &chord_at,
-        });
-        let use_context = match expert {
-            ExpertKind::Melody => context.as_ref(),
-            ExpertKind::Harmony if give_key => context.as_ref(),
-            _ => None,
+        let key = harmony.map(|h| h.key.unwrap_or(Key::new(0, Mode::Major)));
+        let context = match expert {
+            ExpertKind::Melody => PieceContext { key, harmony },
+            ExpertKind::Harmony if give_key => PieceContext { key, harmony: None },
+            _ => PieceContext {
+                key: None,
+                harmony: None,
+            },
         };
-        let tokens = sample_piece(expert, model, bars, opts, &mut rng_state, use_context)?;
+        let tokens = sample_piece(expert, model, bars, opts, piece_seed, &context)?;
         pieces.push(
             decode_piece(expert, tokens, harmony)
                 .with_context(|| format!("{} sample {i}", expert.name()))?,
@@ -495,7 +507,7 @@ pub fn run_eval(
             )
         };
         let generated = sample_from(&mut CandleStepper::new(&model))?;
-        let random = sample_from(&mut RandomTokens(vocab.len()))?;
+        let random = sample_from(&mut RandomTokens::new(expert))?;
 
         let mut sample_files = Vec::new();
         for (i, p) in generated.iter().enumerate() {
@@ -605,7 +617,7 @@ mod tests {
             top_p: 1.0,
         };
         for expert in ExpertKind::ALL {
-            let mut model = RandomTokens(Vocabulary::for_expert(expert).len());
+            let mut model = RandomTokens::new(expert);
             let set = sample_set(
                 expert,
                 &mut model,
@@ -628,6 +640,16 @@ mod tests {
                     }
                     Decoded::Melody { notes, harmony: h } => {
                         assert!(notes.iter().all(|n| n.bar < 4));
+                        // Through the band, even random tokens follow the
+                        // host's chords on strong beats and stay in the key.
+                        let key = h.key.unwrap_or(Key::new(0, Mode::Major));
+                        let strong =
+                            strong_beat_chord_tone_share(notes, |b, s| h.chord_at(b, s / 4));
+                        assert!(strong.is_none_or(|x| x == 1.0), "{strong:?}");
+                        assert!(
+                            notes.is_empty()
+                                || in_key_share(notes, key, |b, s| h.chord_at(b, s / 4)) == 1.0
+                        );
                         assert_eq!(h.key, harmony.key, "melody keeps its conditioning harmony");
                     }
                 }

@@ -1,22 +1,22 @@
-//! Sampling whole pieces from an expert (trained or a random-token
-//! baseline) through the grammar, bar by bar, in 4/4.
+//! The report card's pieces come from the library's [`Band`] — the code a
+//! host runs through the C ABI — with the candle checkpoint or the
+//! random-token baseline as the band's [`StepModel`]. So the card judges
+//! what a host gets, before export, and the exported graphs by the same code.
 
-use nomad_muse::runtime::{sample_masked, SamplingOptions, XorShiftRng};
-use nomad_muse::theory::{ChordLabel, Key, Mode};
-use nomad_muse::tokenizers::{ExpertKind, Grammar, Token, Vocabulary, BOS_ID, EOS_ID, PHRASE_BARS};
+use nomad_muse::runtime::{
+    Band, ChordChange, ChordTrack, MuseError, Part, PartControls, SamplingOptions, SongContext,
+    StepModel, TimeSignature,
+};
+use nomad_muse::theory::Key;
+use nomad_muse::tokenizers::{ExpertKind, HarmonyDecoded, Vocabulary};
 
 use crate::model::ExpertModel;
-
-/// Gives next-token logits for (token, chord id, key id); `reset` starts a piece.
-pub trait StepModel {
-    fn reset(&mut self);
-    fn step(&mut self, token: u32, chord: u32, key: u32) -> anyhow::Result<Vec<f32>>;
-}
 
 /// A trained candle expert with its running hidden state.
 pub struct CandleStepper<'a> {
     pub model: &'a ExpertModel,
     hidden: Vec<Vec<f32>>,
+    logits: Vec<f32>,
 }
 
 impl<'a> CandleStepper<'a> {
@@ -24,146 +24,142 @@ impl<'a> CandleStepper<'a> {
         CandleStepper {
             model,
             hidden: vec![],
+            logits: vec![0.0; model.config.vocab_size],
         }
     }
 }
 
 impl StepModel for CandleStepper<'_> {
+    fn expert(&self) -> ExpertKind {
+        self.model.config.expert
+    }
     fn reset(&mut self) {
         self.hidden.clear();
     }
-    fn step(&mut self, token: u32, chord: u32, key: u32) -> anyhow::Result<Vec<f32>> {
-        let (logits, h) = self.model.step(token, chord, key, &self.hidden)?;
+    fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
+        let (logits, h) = self
+            .model
+            .step(token, chord, key, &self.hidden)
+            .map_err(|e| MuseError::Model(e.to_string()))?;
+        self.logits = logits;
         self.hidden = h;
-        Ok(logits)
+        Ok(())
+    }
+    fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+    fn state_len(&self) -> usize {
+        self.model.config.num_layers * self.model.config.hidden_size
+    }
+    fn save_state(&self, out: &mut [f32]) {
+        out.fill(0.0);
+        for (dst, src) in out.iter_mut().zip(self.hidden.iter().flatten()) {
+            *dst = *src;
+        }
+    }
+    fn load_state(&mut self, state: &[f32]) {
+        let h = self.model.config.hidden_size.max(1);
+        self.hidden = state.chunks(h).map(<[f32]>::to_vec).collect();
     }
 }
 
 /// The random-token baseline: uniform over whatever the grammar allows.
-pub struct RandomTokens(pub usize);
+pub struct RandomTokens {
+    expert: ExpertKind,
+    logits: Vec<f32>,
+}
 
-impl StepModel for RandomTokens {
-    fn reset(&mut self) {}
-    fn step(&mut self, _: u32, _: u32, _: u32) -> anyhow::Result<Vec<f32>> {
-        Ok(vec![0.0; self.0])
+impl RandomTokens {
+    pub fn new(expert: ExpertKind) -> Self {
+        RandomTokens {
+            expert,
+            logits: vec![0.0; Vocabulary::for_expert(expert).len()],
+        }
     }
 }
 
-/// Harmony a melody is conditioned on: the key and the chord at (bar, beat).
-pub struct HarmonyContext<'a> {
-    pub key: Key,
-    pub chord_at: &'a dyn Fn(u32, u32) -> ChordLabel,
+impl StepModel for RandomTokens {
+    fn expert(&self) -> ExpertKind {
+        self.expert
+    }
+    fn reset(&mut self) {}
+    fn step(&mut self, _: u32, _: u32, _: u32) -> Result<(), MuseError> {
+        Ok(())
+    }
+    fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+    fn state_len(&self) -> usize {
+        0
+    }
+    fn save_state(&self, _: &mut [f32]) {}
+    fn load_state(&mut self, _: &[f32]) {}
 }
 
-/// Samples a piece of `bars` bars; returns its token ids (BOS first, EOS
-/// last). Melody is conditioned on `context`; harmony samples its key unless
-/// `context` gives one (configs without `include_keys`).
+/// What a piece is played over: the key and, for melody, the chords (a
+/// validation song's harmony, handed to the band as the host's chord track).
+pub struct PieceContext<'a> {
+    pub key: Option<Key>,
+    pub harmony: Option<&'a HarmonyDecoded>,
+}
+
+/// A validation song's chords (first `bars` bars, 4/4) as a chord track.
+pub fn chord_track_of(harmony: &HarmonyDecoded, bars: u32) -> anyhow::Result<ChordTrack> {
+    let metre = TimeSignature::FOUR_FOUR;
+    let mut changes: Vec<ChordChange> = Vec::new();
+    for c in harmony
+        .chords
+        .iter()
+        .filter(|c| c.bar < bars && c.beat < metre.beats_per_bar())
+    {
+        if changes
+            .last()
+            .is_some_and(|l| (l.bar, l.beat) >= (c.bar, c.beat))
+        {
+            continue;
+        }
+        changes.push(ChordChange {
+            bar: c.bar,
+            beat: c.beat,
+            chord: Some(c.chord),
+        });
+    }
+    Ok(ChordTrack::new(changes, bars.max(1), false, metre)?)
+}
+
+/// Samples a piece of `bars` 4/4 bars of `expert` through the band (that
+/// expert alone); returns its token ids, BOS first, EOS last.
 pub fn sample_piece(
     expert: ExpertKind,
     model: &mut dyn StepModel,
     bars: u32,
     opts: &SamplingOptions,
-    rng_state: &mut u64,
-    context: Option<&HarmonyContext<'_>>,
+    seed: u64,
+    context: &PieceContext<'_>,
 ) -> anyhow::Result<Vec<u32>> {
-    let vocab = Vocabulary::for_expert(expert);
-    let mut grammar = Grammar::new(expert).with_bar_steps(16);
-    let mut mask = vec![false; vocab.len()];
-    let mut scratch = Vec::with_capacity(vocab.len());
-    let mut tokens = Vec::new();
-    let key_id = context.map_or(0, |c| c.key.dense_index());
-    model.reset();
-    let mut bar = 0u32;
-    // Feeds a token, with the chord at the position it leaves the stream in.
-    let mut feed = |id: u32,
-                    grammar: &mut Grammar,
-                    tokens: &mut Vec<u32>,
-                    bar: u32|
-     -> anyhow::Result<Vec<f32>> {
-        if let Err(e) = grammar.advance(id) {
-            let recent: Vec<String> = tokens[tokens.len().saturating_sub(12)..]
-                .iter()
-                .map(|t| {
-                    vocab
-                        .token(*t)
-                        .map_or_else(|| format!("#{t}"), |t| t.to_string())
-                })
-                .collect();
-            anyhow::bail!("{}: {e} (after … {})", expert.name(), recent.join(" "));
-        }
-        tokens.push(id);
-        if expert == ExpertKind::Harmony {
-            let (chord, key) = grammar.stream_condition();
-            return model.step(id, chord, key);
-        }
-        let beat = grammar.current_step_in_bar().unwrap_or(0) / 4;
-        let chord = context
-            .map_or(ChordLabel::NONE, |c| (c.chord_at)(bar, beat))
-            .dense_index();
-        model.step(id, chord, key_id)
+    let part = Part::of(expert);
+    let mut slots: [Option<&mut dyn StepModel>; 3] = [None, None, None];
+    slots[part as usize] = Some(model);
+    let [harmony, melody, drums] = slots;
+    let mut band = Band::new(harmony, melody, drums, seed, bars.max(1) as usize)?;
+    let chords = match (expert, context.harmony) {
+        (ExpertKind::Melody, Some(h)) => chord_track_of(h, bars)?,
+        _ => ChordTrack::default(),
     };
-    let bos_logits = feed(BOS_ID, &mut grammar, &mut tokens, 0)?;
-    // Opening: the key (sampled for harmony unless given, given for melody).
-    // A bar token is forced next, so the logits after the key are not needed.
-    let given_key = context.map_or(Key::new(0, Mode::Major), |c| c.key);
-    let key_token = match expert {
-        ExpertKind::Harmony if context.is_some() => vocab.id(Token::Key(given_key)),
-        ExpertKind::Harmony => {
-            grammar.allowed_mask(&mut mask);
-            // A piece is asked for: it may not end before its first bar.
-            mask[EOS_ID as usize] = false;
-            sample_masked(
-                &bos_logits,
-                &mask,
-                opts,
-                &mut XorShiftRng(rng_state),
-                &mut scratch,
-            )
-        }
-        ExpertKind::Melody => vocab.id(Token::ConditionKey(given_key)),
-        ExpertKind::Drums => None,
-    };
-    if let Some(id) = key_token {
-        feed(id, &mut grammar, &mut tokens, 0)?;
+    band.set_song(SongContext {
+        key: context.key,
+        chords,
+        ..SongContext::default()
+    })?;
+    band.set_controls(
+        part,
+        PartControls {
+            sampling: *opts,
+            ..PartControls::default()
+        },
+    )?;
+    for _ in 0..bars {
+        band.next_bar()?;
     }
-    let mut logits;
-    while bar < bars {
-        logits = feed(
-            vocab.id(Token::Bar(bar % PHRASE_BARS)).unwrap_or(BOS_ID),
-            &mut grammar,
-            &mut tokens,
-            bar,
-        )?;
-        if expert == ExpertKind::Melody {
-            let chord = context.map_or(ChordLabel::NONE, |c| (c.chord_at)(bar, 0));
-            logits = feed(
-                vocab.id(Token::ConditionChord(chord)).unwrap_or(BOS_ID),
-                &mut grammar,
-                &mut tokens,
-                bar,
-            )?;
-        }
-        let mut in_bar = 0;
-        loop {
-            grammar.allowed_mask(&mut mask);
-            let Some(id) = sample_masked(
-                &logits,
-                &mask,
-                opts,
-                &mut XorShiftRng(rng_state),
-                &mut scratch,
-            ) else {
-                break;
-            };
-            let closes = matches!(vocab.token(id), Some(Token::Bar(_) | Token::Eos));
-            if closes || (in_bar > 160 && grammar.at_bar_boundary()) {
-                break;
-            }
-            logits = feed(id, &mut grammar, &mut tokens, bar)?;
-            in_bar += 1;
-        }
-        bar += 1;
-    }
-    tokens.push(EOS_ID);
-    Ok(tokens)
+    Ok(band.part_tokens(part))
 }

@@ -1,0 +1,142 @@
+//! Per-bar storage, all allocated when the band is made: each part's tokens
+//! and every note of each bar in fixed slots, and at every bar line a
+//! snapshot of the band (RNG, key, each part's model state, grammar and
+//! decoder). Re-rolling restores a snapshot; writing a bar fills its slots;
+//! nothing here allocates after construction.
+
+use crate::theory::Key;
+use crate::tokenizers::{EventDecoder, GrammarState};
+
+use super::{BandNote, Part};
+
+/// Token slots per part and bar; a bar is closed well before (see
+/// `schedule::NOTE_CAP`), so the slot never overflows.
+pub const MAX_TOKENS_PER_BAR: usize = 400;
+/// Notes per bar of all parts together.
+pub const MAX_NOTES_PER_BAR: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartMark {
+    pub grammar: GrammarState,
+    pub decoder: EventDecoder,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BarMark {
+    pub rng: u64,
+    pub key: Option<Key>,
+    pub parts: [Option<PartMark>; 3],
+}
+
+#[derive(Debug)]
+pub(crate) struct SongStore {
+    pub max_bars: usize,
+    /// Where each part's model state starts within a bar's state block.
+    state_offsets: [usize; 4],
+    model_states: Vec<f32>,
+    marks: Vec<Option<BarMark>>,
+    tokens: [Vec<u16>; 3],
+    token_counts: [Vec<u16>; 3],
+    notes: Vec<BandNote>,
+    note_counts: Vec<u16>,
+}
+
+impl SongStore {
+    pub fn new(max_bars: usize, state_lens: [usize; 3]) -> Self {
+        let mut offsets = [0; 4];
+        for i in 0..3 {
+            offsets[i + 1] = offsets[i] + state_lens[i];
+        }
+        let zero_note = BandNote {
+            tick: 0,
+            duration: 0,
+            pitch: 0,
+            velocity: 0,
+            channel: 0,
+        };
+        SongStore {
+            max_bars,
+            state_offsets: offsets,
+            model_states: vec![0.0; max_bars * offsets[3]],
+            marks: vec![None; max_bars],
+            tokens: std::array::from_fn(|_| vec![0; max_bars * MAX_TOKENS_PER_BAR]),
+            token_counts: std::array::from_fn(|_| vec![0; max_bars]),
+            notes: vec![zero_note; max_bars * MAX_NOTES_PER_BAR],
+            note_counts: vec![0; max_bars],
+        }
+    }
+
+    fn state_range(&self, bar: usize, part: Part) -> std::ops::Range<usize> {
+        let base = bar * self.state_offsets[3];
+        base + self.state_offsets[part.index()]..base + self.state_offsets[part.index() + 1]
+    }
+
+    pub fn model_state_mut(&mut self, bar: usize, part: Part) -> &mut [f32] {
+        let r = self.state_range(bar, part);
+        &mut self.model_states[r]
+    }
+
+    pub fn model_state(&self, bar: usize, part: Part) -> &[f32] {
+        &self.model_states[self.state_range(bar, part)]
+    }
+
+    pub fn set_mark(&mut self, bar: usize, mark: BarMark) {
+        self.marks[bar] = Some(mark);
+    }
+
+    pub fn mark(&self, bar: usize) -> Option<BarMark> {
+        self.marks.get(bar).copied().flatten()
+    }
+
+    pub fn bar_tokens(&self, bar: usize, part: Part) -> &[u16] {
+        let start = bar * MAX_TOKENS_PER_BAR;
+        let n = self.token_counts[part.index()][bar] as usize;
+        &self.tokens[part.index()][start..start + n]
+    }
+
+    pub fn clear_bar(&mut self, bar: usize, part: Part) {
+        self.token_counts[part.index()][bar] = 0;
+    }
+
+    /// Appends a token to the bar's slot; false when it is full.
+    pub fn push_token(&mut self, bar: usize, part: Part, id: u32) -> bool {
+        let count = &mut self.token_counts[part.index()][bar];
+        if *count as usize >= MAX_TOKENS_PER_BAR {
+            return false;
+        }
+        self.tokens[part.index()][bar * MAX_TOKENS_PER_BAR + *count as usize] = id as u16;
+        *count += 1;
+        true
+    }
+
+    pub fn tokens_in_bar(&self, bar: usize, part: Part) -> usize {
+        self.token_counts[part.index()][bar] as usize
+    }
+
+    pub fn bar_notes(&self, bar: usize) -> &[BandNote] {
+        let start = bar * MAX_NOTES_PER_BAR;
+        &self.notes[start..start + self.note_counts[bar] as usize]
+    }
+
+    pub fn clear_notes(&mut self, bar: usize) {
+        self.note_counts[bar] = 0;
+    }
+
+    /// Appends a note to the bar; false when the bar is full.
+    pub fn push_note(&mut self, bar: usize, note: BandNote) -> bool {
+        let n = self.note_counts[bar] as usize;
+        if n >= MAX_NOTES_PER_BAR {
+            return false;
+        }
+        self.notes[bar * MAX_NOTES_PER_BAR + n] = note;
+        self.note_counts[bar] += 1;
+        true
+    }
+
+    /// Sorts the bar's notes by (tick, channel, pitch) in place.
+    pub fn sort_bar(&mut self, bar: usize) {
+        let start = bar * MAX_NOTES_PER_BAR;
+        let n = self.note_counts[bar] as usize;
+        self.notes[start..start + n].sort_unstable_by_key(|n| (n.tick, n.channel, n.pitch));
+    }
+}
