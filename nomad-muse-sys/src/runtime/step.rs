@@ -25,50 +25,33 @@ pub trait StepModel {
     fn load_state(&mut self, state: &[f32]);
 }
 
-impl<T: StepModel + ?Sized> StepModel for &mut T {
-    fn expert(&self) -> ExpertKind {
-        (**self).expert()
-    }
-    fn reset(&mut self) {
-        (**self).reset()
-    }
-    fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        (**self).step(token, chord, key)
-    }
-    fn logits(&self) -> &[f32] {
-        (**self).logits()
-    }
-    fn state_len(&self) -> usize {
-        (**self).state_len()
-    }
-    fn save_state(&self, out: &mut [f32]) {
-        (**self).save_state(out)
-    }
-    fn load_state(&mut self, state: &[f32]) {
-        (**self).load_state(state)
-    }
+/// Forwards every method to the model behind a pointer.
+macro_rules! forward_step_model {
+    ($($pointer:ty),*) => {$(
+        impl<T: StepModel + ?Sized> StepModel for $pointer {
+            fn expert(&self) -> ExpertKind {
+                (**self).expert()
+            }
+            fn reset(&mut self) {
+                (**self).reset()
+            }
+            fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
+                (**self).step(token, chord, key)
+            }
+            fn logits(&self) -> &[f32] {
+                (**self).logits()
+            }
+            fn state_len(&self) -> usize {
+                (**self).state_len()
+            }
+            fn save_state(&self, out: &mut [f32]) {
+                (**self).save_state(out)
+            }
+            fn load_state(&mut self, state: &[f32]) {
+                (**self).load_state(state)
+            }
+        }
+    )*};
 }
 
-impl<T: StepModel + ?Sized> StepModel for Box<T> {
-    fn expert(&self) -> ExpertKind {
-        (**self).expert()
-    }
-    fn reset(&mut self) {
-        (**self).reset()
-    }
-    fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        (**self).step(token, chord, key)
-    }
-    fn logits(&self) -> &[f32] {
-        (**self).logits()
-    }
-    fn state_len(&self) -> usize {
-        (**self).state_len()
-    }
-    fn save_state(&self, out: &mut [f32]) {
-        (**self).save_state(out)
-    }
-    fn load_state(&mut self, state: &[f32]) {
-        (**self).load_state(state)
-    }
-}
+forward_step_model!(&mut T, Box<T>);
