@@ -295,7 +295,7 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         flags.seed,
         flags.quiet,
     )?;
-    pipeline::train(
+    let reports = pipeline::train(
         &corpus,
         &cfg,
         &experts,
@@ -304,6 +304,9 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         flags.quiet,
     )
     .context("training")?;
+    // Evaluate and export what was trained (an `all` run may skip experts).
+    let trained: Vec<_> = reports.iter().map(|r| r.expert).collect();
+    let experts = ExpertChoice::only(&trained);
     let card = pipeline::evaluate(
         &flags.out,
         &corpus,
@@ -315,7 +318,7 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     println!("report card: {}", card.summary());
     let onnx = flags.out.join("onnx");
     pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
-    if experts.0.len() == 3 {
+    if experts.kinds.len() == 3 {
         let sketch = flags.out.join("sketch.mid");
         let notes = pipeline::sketch(&onnx, &sketch, 16, flags.seed, 0.9).context("sketch")?;
         println!("16-bar sketch ({notes} notes) -> {}", sketch.display());
