@@ -121,6 +121,12 @@ pub fn print_prepare(m: &Manifest, out: &Path) {
             m.tokens_per_bar(e)
         );
     }
+    if m.metre_inferred_files > 0 {
+        println!(
+            "  metre: bar lines from the music in {} files whose declared metre it contradicts (see manifest.json; --keep_declared_metre keeps the files')",
+            m.metre_inferred_files
+        );
+    }
     for s in &m.skipped {
         println!("  skipped {}: {}", s.path, s.reason);
     }
@@ -135,6 +141,21 @@ pub fn prepare_default_or(
     seed: u64,
     quiet: bool,
 ) -> anyhow::Result<PreparedCorpus> {
+    let opts = PrepareOptions {
+        quiet,
+        ..Default::default()
+    };
+    prepare_default_or_with(midi_dir, out, songs, seed, &opts)
+}
+
+/// [`prepare_default_or`] with all the prepare options.
+pub fn prepare_default_or_with(
+    midi_dir: &Option<PathBuf>,
+    out: &Path,
+    songs: usize,
+    seed: u64,
+    opts: &PrepareOptions,
+) -> anyhow::Result<PreparedCorpus> {
     let dir = match midi_dir {
         Some(d) => d.clone(),
         None => {
@@ -145,7 +166,7 @@ pub fn prepare_default_or(
         }
     };
     let prepared = out.join("prepared");
-    let manifest = prepare(&dir, &prepared, &PrepareOptions { quiet })?;
+    let manifest = prepare(&dir, &prepared, opts)?;
     print_prepare(&manifest, &prepared);
     load_prepared(&prepared)
 }
@@ -201,7 +222,7 @@ pub fn corpus_for_eval(
     out: &Path,
     songs: usize,
     seed: u64,
-    quiet: bool,
+    opts: &PrepareOptions,
 ) -> anyhow::Result<PreparedCorpus> {
     let prepared = out.join("prepared");
     if midi_dir.is_none() && prepared.join("manifest.json").exists() {
@@ -211,7 +232,7 @@ pub fn corpus_for_eval(
         );
         return load_prepared(&prepared);
     }
-    prepare_default_or(midi_dir, out, songs, seed, quiet)
+    prepare_default_or_with(midi_dir, out, songs, seed, opts)
 }
 
 /// Runs the report card for the chosen experts and prints it.

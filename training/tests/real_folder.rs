@@ -50,8 +50,30 @@ fn temp_dir(name: &str) -> PathBuf {
 fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     let out = temp_dir("all");
     let prepared = out.join("prepared");
-    let manifest = prepare(&fixture(), &prepared, &PrepareOptions { quiet: true }).unwrap();
+    let manifest = prepare(
+        &fixture(),
+        &prepared,
+        &PrepareOptions {
+            quiet: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(manifest.files.len(), 5, "{:?}", manifest.skipped);
+    // The manifest says where the bar lines come from the music: no 1/4
+    // (every beat a "bar") survives.
+    assert!(manifest.metre_inferred_files >= 2, "{manifest:?}");
+    for f in &manifest.files {
+        let (n, d) = f.metre.used;
+        assert!(2 * n >= d, "{}: {:?}", f.path, f.metre);
+        assert_eq!(
+            f.metre.inferred,
+            f.metre.declared.contains(&(1, 4)),
+            "{}",
+            f.path
+        );
+        assert!(f.metre.evidence.is_some(), "{}", f.path);
+    }
     let corpus = load_prepared(&prepared).unwrap();
     assert!(corpus.sequences(ExpertKind::Drums).is_empty());
     let gap = pipeline::data_gap(&corpus, ExpertKind::Drums).unwrap();
@@ -101,7 +123,10 @@ fn all_fails_only_when_no_expert_can_train() {
     prepare(
         &one_song,
         &out.join("prepared"),
-        &PrepareOptions { quiet: true },
+        &PrepareOptions {
+            quiet: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     let corpus = load_prepared(&out.join("prepared")).unwrap();
