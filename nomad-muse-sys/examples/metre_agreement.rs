@@ -81,7 +81,7 @@ fn main() {
             m.used.1,
             if m.inferred { " (inferred)" } else { "" }
         ));
-        same_grouping += usize::from((used % 3 == 0) == (beats % 3 == 0));
+        same_grouping += usize::from(used.is_multiple_of(3) == beats.is_multiple_of(3));
         if let Some(e) = &m.evidence {
             tally(format!(
                 "index quavers/beat {quavers}: compound {}",

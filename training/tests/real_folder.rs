@@ -30,10 +30,12 @@ fn tiny_model() -> ModelConfig {
 }
 
 fn tiny_config() -> Config {
-    let mut c = Config::default();
-    c.drums_model = tiny_model();
-    c.harmony_model = tiny_model();
-    c.melody_model = tiny_model();
+    let mut c = Config {
+        drums_model: tiny_model(),
+        harmony_model: tiny_model(),
+        melody_model: tiny_model(),
+        ..Default::default()
+    };
     c.training.seq_len = 64;
     c.training.val_fraction = 0.2;
     c

@@ -46,7 +46,7 @@ impl MetreEvidence {
     /// triple) that scores far better over enough music.
     pub fn contradicts(&self, declared_beats: u32) -> bool {
         // 2 and 4 quarters group the beats alike (duple); 3 does not.
-        let triple = |beats: u32| beats % 3 == 0;
+        let triple = |beats: u32| beats.is_multiple_of(3);
         if triple(self.beats_per_bar) == triple(declared_beats) {
             return false;
         }
