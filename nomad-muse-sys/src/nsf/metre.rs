@@ -50,15 +50,23 @@ impl MetreEvidence {
         if triple(self.beats_per_bar) == triple(declared_beats) {
             return false;
         }
+        let (music, declared) = (
+            self.score_of(self.beats_per_bar),
+            self.score_of(declared_beats),
+        );
         self.beats >= MIN_BEATS_TO_OVERRIDE
-            && self.score_of(self.beats_per_bar) > self.score_of(declared_beats) + OVERRIDE_MARGIN
+            && music > declared + OVERRIDE_MARGIN
+            && music > OVERRIDE_RATIO * declared
     }
 }
 
 /// Music shorter than this (in quarters) never overrides a plausible metre.
 const MIN_BEATS_TO_OVERRIDE: u32 = 48;
-/// Contrast by which the music's metre must beat a plausible declared one.
+/// Contrast by which, and times which, the music's metre must beat a
+/// plausible declared one: syncopated 4/4 (funk riffs) shows some 3-beat
+/// periodicity, real triple time against duple bars scores 4x or more.
 const OVERRIDE_MARGIN: f32 = 0.3;
+const OVERRIDE_RATIO: f32 = 3.0;
 
 /// Per-beat features whose periodicity marks the bar.
 struct BeatFeatures {
