@@ -123,7 +123,7 @@ pub fn print_prepare(m: &Manifest, out: &Path) {
     }
     if m.metre_inferred_files > 0 {
         println!(
-            "  metre: bar lines from the music in {} files whose declared metre it contradicts (see manifest.json; --keep_declared_metre keeps the files')",
+            "  metre: bar lines from the music in {} files (declared bars under two quarters, or contradicted by the music; see manifest.json, --keep_declared_metre keeps the files')",
             m.metre_inferred_files
         );
     }
