@@ -92,11 +92,11 @@ pub fn plan(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    if run.is_empty() {
-        bail!("no expert to {action}: {}", reasons());
-    }
     if !experts.every && !skipped.is_empty() {
         bail!("cannot {action} {}", reasons());
+    }
+    if run.is_empty() {
+        bail!("no expert to {action}: {}", reasons());
     }
     for s in &skipped {
         println!("skipped {} ({action}): {}", s.expert.name(), s.reason);
