@@ -126,3 +126,79 @@ fn held_out_pop_songs_are_refused() {
     let err = load_pop909_song(&fixtures().join("pop909").join("850")).unwrap_err();
     assert!(err.contains("held out"), "{err}");
 }
+
+/// Quarter beats elapsed at `seconds` under an NSF tempo map.
+fn beats_at(tempo_map: &[(f64, f64)], seconds: f64) -> f64 {
+    let mut beats = 0.0;
+    for (i, (t, bpm)) in tempo_map.iter().enumerate() {
+        let end = tempo_map.get(i + 1).map_or(f64::INFINITY, |n| n.0);
+        if seconds > *t {
+            beats += (seconds.min(end) - t) * bpm / 60.0;
+        }
+    }
+    beats
+}
+
+#[test]
+fn pop_songs_declaring_one_four_get_the_music_s_bars() {
+    use nomad_muse::nsf::{midi_to_nsf, midi_to_nsf_with, ConvertOptions};
+    let dir = fixtures().join("pop909");
+    let mut one_four = 0;
+    // index.xlsx gives every fixture song 2 beats a measure (801: 2 compound
+    // beats): duple bars of 2 or 4 quarters.
+    for id in ["001", "201", "401", "601", "801"] {
+        let bytes = std::fs::read(dir.join(id).join(format!("{id}.mid"))).unwrap();
+        let nsf = midi_to_nsf(&bytes, id).unwrap();
+        let metre = &nsf.metadata.metre;
+        let evidence = metre.evidence.as_ref().expect("evidence");
+        assert!(
+            nsf.global
+                .time_signature_map
+                .iter()
+                .all(|(_, (n, d))| [(2, 4), (4, 4)].contains(&(*n, *d))),
+            "{id}: {:?} {metre:?}",
+            nsf.global.time_signature_map
+        );
+        assert_eq!(evidence.compound, id == "801", "{id}: {evidence:?}");
+        if !metre.declared.contains(&(1, 4)) {
+            continue;
+        }
+        one_four += 1;
+        assert!(metre.inferred, "{id}: {metre:?}");
+        // The inferred bar lines fall on the annotated downbeats.
+        let labels = std::fs::read_to_string(dir.join(id).join("beat_midi.txt")).unwrap();
+        let downbeats: Vec<f64> = labels
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<f64> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                (f.get(1) == Some(&1.0)).then(|| beats_at(&nsf.global.tempo_map, f[0]))
+            })
+            .collect();
+        let inside: Vec<f64> = nsf.global.bar_starts[1..]
+            .iter()
+            .map(|s| *s as f64 / 4.0)
+            .filter(|b| *b < downbeats.last().unwrap() + 0.5)
+            .collect();
+        let on = inside
+            .iter()
+            .filter(|b| downbeats.iter().any(|d| (d - *b).abs() < 0.35))
+            .count();
+        assert!(
+            on as f64 >= 0.9 * inside.len() as f64,
+            "{id}: {on}/{} bar lines on downbeats",
+            inside.len()
+        );
+        // Asked to, the conversion keeps the declared beat-long "bars".
+        let keep = ConvertOptions {
+            keep_declared_metre: true,
+            ..Default::default()
+        };
+        let declared = midi_to_nsf_with(&bytes, id, &keep).unwrap();
+        assert!(!declared.metadata.metre.inferred);
+        assert_eq!(declared.global.bar_length(3), 4);
+    }
+    assert!(one_four >= 2, "the fixture holds songs declaring 1/4");
+}

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use training::config::Config;
 use training::eval::EvalOptions;
 use training::pipeline::{self, ExpertChoice};
+use training::prepare::PrepareOptions;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +67,30 @@ struct CommonFlags {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Bar lines from the files' declared time signatures even where the
+    /// music's periodicity contradicts them (e.g. a 1/4 that makes every
+    /// beat a bar).
+    #[arg(long = "keep_declared_metre", alias = "keep-declared-metre")]
+    keep_declared_metre: bool,
+}
+
+impl CommonFlags {
+    fn prepare_options(&self) -> PrepareOptions {
+        PrepareOptions {
+            quiet: self.quiet,
+            keep_declared_metre: self.keep_declared_metre,
+        }
+    }
+
+    fn prepare(&self) -> anyhow::Result<training::prepare::PreparedCorpus> {
+        pipeline::prepare_default_or_with(
+            &self.midi_dir,
+            &self.out,
+            self.songs,
+            self.seed,
+            &self.prepare_options(),
+        )
+    }
 }
 
 #[derive(Args, Clone, Default)]
@@ -99,6 +124,9 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         quiet: bool,
+        /// Keep the files' declared metre (see `train --help`).
+        #[arg(long = "keep_declared_metre", alias = "keep-declared-metre")]
+        keep_declared_metre: bool,
     },
     /// Train experts (prepares the data first).
     Train(CommonFlags),
@@ -172,12 +200,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             midi_dir,
             out,
             quiet,
+            keep_declared_metre,
         }) => {
             pipeline::print_prepare(
                 &training::prepare::prepare(
                     &midi_dir,
                     &out,
-                    &training::prepare::PrepareOptions { quiet },
+                    &PrepareOptions {
+                        quiet,
+                        keep_declared_metre,
+                    },
                 )?,
                 &out,
             );
@@ -185,13 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(flags)) => {
             let cfg = load_config(&flags.config)?;
             let experts = ExpertChoice::parse(&flags.expert)?;
-            let corpus = pipeline::prepare_default_or(
-                &flags.midi_dir,
-                &flags.out,
-                flags.songs,
-                flags.seed,
-                flags.quiet,
-            )?;
+            let corpus = flags.prepare()?;
             pipeline::train(
                 &corpus,
                 &cfg,
@@ -241,13 +267,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("--prepare_only and --eval_only exclude each other");
             }
             if f.prepare_only {
-                pipeline::prepare_default_or(
-                    &f.common.midi_dir,
-                    &f.common.out,
-                    f.common.songs,
-                    f.common.seed,
-                    f.common.quiet,
-                )?;
+                f.common.prepare()?;
             } else if f.eval_only {
                 eval(&EvalFlags {
                     common: f.common,
@@ -279,7 +299,8 @@ fn eval(flags: &EvalFlags) -> anyhow::Result<()> {
     let c = &flags.common;
     let cfg = load_config(&c.config)?;
     let experts = ExpertChoice::parse(&c.expert)?;
-    let corpus = pipeline::corpus_for_eval(&c.midi_dir, &c.out, c.songs, c.seed, c.quiet)?;
+    let corpus =
+        pipeline::corpus_for_eval(&c.midi_dir, &c.out, c.songs, c.seed, &c.prepare_options())?;
     let opts = eval_options(&cfg, c, flags.samples, flags.bars);
     pipeline::evaluate(&c.out, &corpus, &cfg, &experts, &opts)?;
     Ok(())
@@ -288,14 +309,8 @@ fn eval(flags: &EvalFlags) -> anyhow::Result<()> {
 fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     let cfg = load_config(&flags.config)?;
     let experts = ExpertChoice::parse(&flags.expert)?;
-    let corpus = pipeline::prepare_default_or(
-        &flags.midi_dir,
-        &flags.out,
-        flags.songs,
-        flags.seed,
-        flags.quiet,
-    )?;
-    pipeline::train(
+    let corpus = flags.prepare()?;
+    let reports = pipeline::train(
         &corpus,
         &cfg,
         &experts,
@@ -304,6 +319,9 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
         flags.quiet,
     )
     .context("training")?;
+    // Evaluate and export what was trained (an `all` run may skip experts).
+    let trained: Vec<_> = reports.iter().map(|r| r.expert).collect();
+    let experts = ExpertChoice::only(&trained);
     let card = pipeline::evaluate(
         &flags.out,
         &corpus,
@@ -315,7 +333,7 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     println!("report card: {}", card.summary());
     let onnx = flags.out.join("onnx");
     pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
-    if experts.0.len() == 3 {
+    if experts.kinds.len() == 3 {
         let sketch = flags.out.join("sketch.mid");
         let notes = pipeline::sketch(&onnx, &sketch, 16, flags.seed, 0.9).context("sketch")?;
         println!("16-bar sketch ({notes} notes) -> {}", sketch.display());

@@ -15,18 +15,93 @@ use nomad_muse::runtime::{Band, Part, PartControls, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
 
 /// `--expert drums|harmony|melody|all`.
-pub struct ExpertChoice(pub Vec<ExpertKind>);
+pub struct ExpertChoice {
+    pub kinds: Vec<ExpertKind>,
+    /// `all`: an expert the folder has no data (or checkpoint) for is
+    /// skipped with its reason; one named expert must run or fail.
+    pub every: bool,
+}
 
 impl ExpertChoice {
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         if s == "all" {
-            return Ok(ExpertChoice(ExpertKind::ALL.to_vec()));
+            return Ok(ExpertChoice {
+                kinds: ExpertKind::ALL.to_vec(),
+                every: true,
+            });
         }
         match ExpertKind::from_name(s) {
-            Some(e) => Ok(ExpertChoice(vec![e])),
+            Some(e) => Ok(Self::only(&[e])),
             None => bail!("unknown expert {s:?}: use drums, harmony, melody or all"),
         }
     }
+
+    /// Exactly these experts, none skippable.
+    pub fn only(kinds: &[ExpertKind]) -> Self {
+        ExpertChoice {
+            kinds: kinds.to_vec(),
+            every: false,
+        }
+    }
+}
+
+/// An expert left out of an `--expert all` run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub expert: ExpertKind,
+    pub reason: String,
+}
+
+/// Why `corpus` cannot train or score `expert`, if it cannot: the split
+/// needs one training and one validation song.
+pub fn data_gap(corpus: &PreparedCorpus, expert: ExpertKind) -> Option<String> {
+    let part = match expert {
+        ExpertKind::Drums => "a drums part",
+        ExpertKind::Harmony => "sounding harmony (chords played)",
+        ExpertKind::Melody => "a melody part",
+    };
+    match corpus.sequences(expert).len() {
+        0 => Some(format!("no file has {part}")),
+        1 => Some(format!(
+            "only 1 song has {part}: 2 are needed to split train/validation"
+        )),
+        _ => None,
+    }
+}
+
+/// Splits the chosen experts into those that can run and those skipped
+/// (`gap` gives the reason). A named expert that cannot run, or `all` with
+/// none that can, is an error listing every reason.
+pub fn plan(
+    experts: &ExpertChoice,
+    action: &str,
+    gap: impl Fn(ExpertKind) -> Option<String>,
+) -> anyhow::Result<(Vec<ExpertKind>, Vec<Skipped>)> {
+    let mut run = Vec::new();
+    let mut skipped = Vec::new();
+    for &e in &experts.kinds {
+        match gap(e) {
+            None => run.push(e),
+            Some(reason) => skipped.push(Skipped { expert: e, reason }),
+        }
+    }
+    let reasons = || {
+        skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.expert.name(), s.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !experts.every && !skipped.is_empty() {
+        bail!("cannot {action} {}", reasons());
+    }
+    if run.is_empty() {
+        bail!("no expert to {action}: {}", reasons());
+    }
+    for s in &skipped {
+        println!("skipped {} ({action}): {}", s.expert.name(), s.reason);
+    }
+    Ok((run, skipped))
 }
 
 pub fn print_prepare(m: &Manifest, out: &Path) {
@@ -46,6 +121,12 @@ pub fn print_prepare(m: &Manifest, out: &Path) {
             m.tokens_per_bar(e)
         );
     }
+    if m.metre_inferred_files > 0 {
+        println!(
+            "  metre: bar lines from the music in {} files (declared bars under two quarters, or contradicted by the music; see manifest.json, --keep_declared_metre keeps the files')",
+            m.metre_inferred_files
+        );
+    }
     for s in &m.skipped {
         println!("  skipped {}: {}", s.path, s.reason);
     }
@@ -60,6 +141,21 @@ pub fn prepare_default_or(
     seed: u64,
     quiet: bool,
 ) -> anyhow::Result<PreparedCorpus> {
+    let opts = PrepareOptions {
+        quiet,
+        ..Default::default()
+    };
+    prepare_default_or_with(midi_dir, out, songs, seed, &opts)
+}
+
+/// [`prepare_default_or`] with all the prepare options.
+pub fn prepare_default_or_with(
+    midi_dir: &Option<PathBuf>,
+    out: &Path,
+    songs: usize,
+    seed: u64,
+    opts: &PrepareOptions,
+) -> anyhow::Result<PreparedCorpus> {
     let dir = match midi_dir {
         Some(d) => d.clone(),
         None => {
@@ -70,7 +166,7 @@ pub fn prepare_default_or(
         }
     };
     let prepared = out.join("prepared");
-    let manifest = prepare(&dir, &prepared, &PrepareOptions { quiet })?;
+    let manifest = prepare(&dir, &prepared, opts)?;
     print_prepare(&manifest, &prepared);
     load_prepared(&prepared)
 }
@@ -83,8 +179,9 @@ pub fn train(
     epochs: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<Vec<TrainReport>> {
+    let (kinds, _) = plan(experts, "train", |e| data_gap(corpus, e))?;
     let mut reports = Vec::new();
-    for e in &experts.0 {
+    for e in &kinds {
         let r = train_expert(
             *e,
             corpus.sequences(*e),
@@ -125,7 +222,7 @@ pub fn corpus_for_eval(
     out: &Path,
     songs: usize,
     seed: u64,
-    quiet: bool,
+    opts: &PrepareOptions,
 ) -> anyhow::Result<PreparedCorpus> {
     let prepared = out.join("prepared");
     if midi_dir.is_none() && prepared.join("manifest.json").exists() {
@@ -135,7 +232,7 @@ pub fn corpus_for_eval(
         );
         return load_prepared(&prepared);
     }
-    prepare_default_or(midi_dir, out, songs, seed, quiet)
+    prepare_default_or_with(midi_dir, out, songs, seed, opts)
 }
 
 /// Runs the report card for the chosen experts and prints it.
@@ -146,7 +243,12 @@ pub fn evaluate(
     experts: &ExpertChoice,
     opts: &EvalOptions,
 ) -> anyhow::Result<ReportCard> {
-    let card = run_eval(out, corpus, cfg, &experts.0, opts)?;
+    let (kinds, _) = plan(experts, "evaluate", |e| {
+        data_gap(corpus, e).or_else(|| {
+            (!checkpoint_path(out, e).exists()).then(|| "no checkpoint: not trained".to_string())
+        })
+    })?;
+    let card = run_eval(out, corpus, cfg, &kinds, opts)?;
     println!("{}", card.to_markdown());
     println!(
         "report card -> {} and {}; samples -> {}",
@@ -182,8 +284,11 @@ pub fn export(
             let dir = out
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| artifacts.join("onnx"));
-            experts
-                .0
+            let (kinds, _) = plan(experts, "export", |e| {
+                (!checkpoint_path(artifacts, e).exists())
+                    .then(|| "no checkpoint: not trained".to_string())
+            })?;
+            kinds
                 .iter()
                 .map(|e| {
                     (

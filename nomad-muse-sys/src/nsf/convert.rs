@@ -3,8 +3,11 @@
 use super::chords::{weighted_notes, ChordAnalysis, ChordExtractor};
 use super::classify::{assign_part_roles, mean_polyphony_trimmed, TrackClassifier};
 use super::key::{final_bass, first_bass, KeyDetector, KeyRun, TonicEvidence};
+use super::metre::infer_metre;
 use super::*;
-use crate::midi::{bar_lines, read_midi, tick_to_step, MidiError, MidiTrackData, TempoMap};
+use crate::midi::{
+    bar_lines, read_midi, tick_to_step, BarLine, MidiError, MidiSong, MidiTrackData, TempoMap,
+};
 use crate::theory::{ChordLabel, Key};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,9 @@ pub struct ConvertOptions {
     /// Classify tracks from their notes alone, as if the file named none
     /// (names are often missing or wrong in users' files).
     pub ignore_track_names: bool,
+    /// Keep the file's declared time signatures even where the music's
+    /// periodicity contradicts them (see [`super::metre`]).
+    pub keep_declared_metre: bool,
 }
 
 /// Converts a MIDI file to NSF. `source_file` is recorded in the metadata.
@@ -45,26 +51,9 @@ pub fn midi_to_nsf_with(
     }
     let ppq = song.ppq;
     let tempo = TempoMap::new(ppq, &song.tempo_changes);
-    let lines = bar_lines(ppq, &song.time_signatures, song.end_tick, MAX_BARS as usize)
-        .ok_or(NsfError::TooLong(MAX_BARS))?;
-    // The last line closes the song; it does not start a metre.
-    let mut time_signature_map: Vec<(f64, (u8, u8))> = Vec::new();
-    for line in &lines[..lines.len() - 1] {
-        let sig = (line.numerator, line.denominator);
-        if time_signature_map
-            .last()
-            .is_none_or(|(_, last)| *last != sig)
-        {
-            time_signature_map.push((tempo.seconds_at(line.tick), sig));
-        }
-    }
-    let global = GlobalInfo {
-        tempo_map: tempo.bpm_map(),
-        time_signature_map,
-        ppq,
-        duration_seconds: tempo.seconds_at(song.end_tick),
-        bar_starts: lines.iter().map(|l| l.step).collect(),
-    };
+    let declared = bar_lines(ppq, &song.time_signatures, song.end_tick, MAX_BARS as usize);
+    let (lines, metre) = choose_bar_lines(&song, declared, options.keep_declared_metre)?;
+    let global = global_info(&lines, &tempo, song.end_tick);
     let classifier = TrackClassifier::new().with_ppq(ppq);
     let mut tracks: Vec<NsfTrack> = song
         .tracks
@@ -97,8 +86,111 @@ pub fn midi_to_nsf_with(
             source_file: source_file.to_string(),
             quantization_grid: "16th".into(),
             harmony_sounds: harmony.sounds,
+            metre,
         },
     })
+}
+
+/// The declared bar lines, or the music's own where the declaration is
+/// impossible (a bar shorter than two quarters: POP909's 1/4) or clearly
+/// contradicted by the music; with what was declared and the evidence.
+fn choose_bar_lines(
+    song: &MidiSong,
+    declared: Option<Vec<BarLine>>,
+    keep_declared: bool,
+) -> Result<(Vec<BarLine>, MetreInfo), NsfError> {
+    let declared_sigs: Vec<(u8, u8)> = declared
+        .iter()
+        .flatten()
+        .map(|l| (l.numerator, l.denominator))
+        .fold(Vec::new(), |mut v, s| {
+            if v.last() != Some(&s) {
+                v.push(s);
+            }
+            v
+        });
+    let evidence = infer_metre(song);
+    // A bar under two quarters is a beat, not a bar.
+    let impossible = declared_sigs.iter().any(|(n, d)| 2 * *n < *d);
+    let contradicted = match (declared_sigs.as_slice(), &evidence) {
+        ([(n, 4)], Some(e)) if (2..=4).contains(n) => e.contradicts(*n as u32),
+        _ => false,
+    };
+    let infer = !keep_declared && (impossible || contradicted || declared.is_none());
+    let lines = if infer {
+        let (beats, offset, phase) = evidence.as_ref().map_or((4, 0, 0), |e| {
+            (e.beats_per_bar, e.downbeat_offset, e.beat_phase_ticks)
+        });
+        inferred_lines(song.ppq, beats, offset, phase, song.end_tick)
+    } else {
+        declared
+    }
+    .ok_or(NsfError::TooLong(MAX_BARS))?;
+    let used = lines
+        .first()
+        .map_or((4, 4), |l| (l.numerator, l.denominator));
+    let metre = MetreInfo {
+        declared: declared_sigs,
+        used,
+        inferred: infer,
+        evidence,
+    };
+    Ok((lines, metre))
+}
+
+/// Bars of `beats` quarters whose first downbeat lies `offset` quarters
+/// (plus the music's `phase` in ticks) into the song, after a pickup bar,
+/// until the first line at or after `end_tick`.
+fn inferred_lines(
+    ppq: u16,
+    beats: u32,
+    offset: u32,
+    phase: i64,
+    end_tick: u64,
+) -> Option<Vec<BarLine>> {
+    let q = ppq.max(1) as i64;
+    let bar = beats as i64 * q;
+    let mut ticks: Vec<u64> = vec![0];
+    let mut t = offset as i64 * q + phase;
+    // A pickup shorter than half a beat joins the first bar.
+    while t < q / 2 {
+        t += bar;
+    }
+    while ticks.len() < 2 || *ticks.last()? < end_tick {
+        if ticks.len() > MAX_BARS as usize {
+            return None;
+        }
+        ticks.push(t as u64);
+        t += bar;
+    }
+    let line = |tick| BarLine {
+        tick,
+        step: tick_to_step(tick, ppq),
+        numerator: beats as u8,
+        denominator: 4,
+    };
+    Some(ticks.into_iter().map(line).collect())
+}
+
+fn global_info(lines: &[BarLine], tempo: &TempoMap, end_tick: u64) -> GlobalInfo {
+    // The last line closes the song; it does not start a metre.
+    let mut time_signature_map: Vec<(f64, (u8, u8))> = Vec::new();
+    for line in &lines[..lines.len().saturating_sub(1)] {
+        let sig = (line.numerator, line.denominator);
+        if time_signature_map
+            .last()
+            .is_none_or(|(_, last)| *last != sig)
+        {
+            time_signature_map.push((tempo.seconds_at(line.tick), sig));
+        }
+    }
+    GlobalInfo {
+        tempo_map: tempo.bpm_map(),
+        time_signature_map,
+        ppq: tempo.ppq(),
+        duration_seconds: tempo.seconds_at(end_tick),
+        bar_starts: lines.iter().map(|l| l.step).collect(),
+    }
 }
 
 /// Share of the sounding time with two or more pitch classes at once above

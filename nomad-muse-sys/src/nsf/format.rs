@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::metre::MetreEvidence;
 use crate::theory::{parse_pitch_class, pitch_class_name, ChordLabel, ChordQuality, Key, Mode};
 
 /// Quantization grid: 16th notes, i.e. 4 steps per quarter-note beat.
@@ -174,6 +175,24 @@ pub struct Metadata {
     /// training data.
     #[serde(default = "harmony_sounds_default")]
     pub harmony_sounds: bool,
+    /// The declared metre, the one used for the bar lines and why. Absent
+    /// in files written before it.
+    #[serde(default)]
+    pub metre: MetreInfo,
+}
+
+/// Declared against used metre (see `nsf::metre`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetreInfo {
+    /// The file's time signatures in order (repeats merged); empty when it
+    /// declares none usable.
+    pub declared: Vec<(u8, u8)>,
+    /// The first bar's time signature as used for `bar_starts`.
+    pub used: (u8, u8),
+    /// Bar lines from the music's periodicity instead of the declaration.
+    pub inferred: bool,
+    /// What the music says, whether or not it was used.
+    pub evidence: Option<MetreEvidence>,
 }
 
 fn harmony_sounds_default() -> bool {

@@ -195,6 +195,7 @@ pub(crate) mod test_support {
                 source_file: "test.mid".into(),
                 quantization_grid: "16th".into(),
                 harmony_sounds: true,
+                metre: Default::default(),
             },
         }
     }

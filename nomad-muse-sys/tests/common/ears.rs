@@ -476,6 +476,7 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
             &piece.name,
             &ConvertOptions {
                 ignore_track_names: true,
+                ..Default::default()
             },
         )
         .map_err(|e| e.to_string())?;

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use nomad_muse::nsf::{midi_to_nsf, Nsf};
+use nomad_muse::nsf::{midi_to_nsf_with, ConvertOptions, MetreInfo, Nsf};
 
 mod walk;
 use nomad_muse::tokenizers::{
@@ -27,6 +27,9 @@ const MIN_TOKENS: usize = 4;
 pub struct PrepareOptions {
     /// Hide the progress bar (tests, CI logs).
     pub quiet: bool,
+    /// Bar lines from the files' declared time signatures even where the
+    /// music contradicts them (default: the music's metre there).
+    pub keep_declared_metre: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +42,9 @@ pub struct FileEntry {
     pub notes: BTreeMap<String, usize>,
     /// Tokens per expert (0 where the song has no such part).
     pub tokens: BTreeMap<String, usize>,
+    /// Declared and used metre, and the music's evidence.
+    #[serde(default)]
+    pub metre: MetreInfo,
     /// Experts this song gave no sequence to, with why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_parts: Vec<MissingPart>,
@@ -62,6 +68,9 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     pub skipped: Vec<SkippedFile>,
     pub total_bars: u64,
+    /// Files whose bar lines come from the music, not the declared metre.
+    #[serde(default)]
+    pub metre_inferred_files: usize,
     /// Tokens per expert over all files.
     pub total_tokens: BTreeMap<String, usize>,
     pub elapsed_seconds: f64,
@@ -142,9 +151,9 @@ struct Converted {
     sequences: [EncodedSequence; 3],
 }
 
-fn convert_one(path: &Path, rel: &str) -> Result<Converted, String> {
+fn convert_one(path: &Path, rel: &str, options: &ConvertOptions) -> Result<Converted, String> {
     let bytes = read_midi_file(path)?;
-    let nsf = midi_to_nsf(&bytes, rel).map_err(|e| e.to_string())?;
+    let nsf = midi_to_nsf_with(&bytes, rel, options).map_err(|e| e.to_string())?;
     let sequences = [
         DrumsTokenizer::new().encode(&nsf),
         HarmonyTokenizer::new().encode(&nsf),
@@ -199,6 +208,7 @@ pub fn prepare(
         files: vec![],
         skipped: walk.skipped.clone(),
         total_bars: 0,
+        metre_inferred_files: 0,
         total_tokens: Default::default(),
         elapsed_seconds: 0.0,
         files_per_second: 0.0,
@@ -208,11 +218,15 @@ pub fn prepare(
     }
     let mut token_files = TokenWriters::create(out_dir)?;
     let bar = progress(walk.files.len(), opts.quiet, "prepare");
+    let convert = ConvertOptions {
+        keep_declared_metre: opts.keep_declared_metre,
+        ..Default::default()
+    };
     for chunk in walk.files.chunks(CHUNK_FILES) {
         let results: Vec<Result<Converted, SkippedFile>> = chunk
             .par_iter()
             .map(|f| {
-                let r = convert_one(&f.path, &f.name).map_err(|reason| SkippedFile {
+                let r = convert_one(&f.path, &f.name, &convert).map_err(|reason| SkippedFile {
                     path: f.name.clone(),
                     reason,
                 });
@@ -342,6 +356,7 @@ fn write_converted(
     }
     let bars = c.nsf.global.bar_count();
     manifest.total_bars += bars as u64;
+    manifest.metre_inferred_files += usize::from(c.nsf.metadata.metre.inferred);
     manifest.files.push(FileEntry {
         path: c.rel,
         sha256: c.sha256,
@@ -349,6 +364,7 @@ fn write_converted(
         key: c.nsf.key.key().token_name(),
         notes,
         tokens,
+        metre: c.nsf.metadata.metre.clone(),
         missing_parts,
     });
     Ok(())
@@ -473,7 +489,15 @@ mod tests {
         std::fs::write(midi.join("empty.MIDI"), b"").unwrap();
         std::fs::write(midi.join("notes.txt"), b"not a MIDI file").unwrap();
         let out = dir.join("out");
-        let manifest = prepare(&midi, &out, &PrepareOptions { quiet: true }).unwrap();
+        let manifest = prepare(
+            &midi,
+            &out,
+            &PrepareOptions {
+                quiet: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
 
         let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["a.mid", "nested/b.MID", "nested/c.midi"]);
@@ -531,7 +555,15 @@ mod tests {
 
         // A second run writes the same token files.
         let first = std::fs::read(out.join("tokens/melody.jsonl")).unwrap();
-        prepare(&midi, &out, &PrepareOptions { quiet: true }).unwrap();
+        prepare(
+            &midi,
+            &out,
+            &PrepareOptions {
+                quiet: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read(out.join("tokens/melody.jsonl")).unwrap(),
             first
@@ -573,7 +605,15 @@ mod tests {
                 .collect(),
         };
         std::fs::write(midi.join("no_drums.mid"), write_smf(&spec).unwrap()).unwrap();
-        let manifest = prepare(&midi, &dir.join("out"), &PrepareOptions { quiet: true }).unwrap();
+        let manifest = prepare(
+            &midi,
+            &dir.join("out"),
+            &PrepareOptions {
+                quiet: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let entry = &manifest.files[0];
         assert_eq!(entry.tokens["drums"], 0);
         assert_eq!(entry.missing_parts.len(), 1);
@@ -601,7 +641,15 @@ mod tests {
         let midi = dir.join("midi");
         std::fs::create_dir_all(&midi).unwrap();
         std::fs::write(midi.join("x.mid"), b"MThd\0\0").unwrap();
-        let err = prepare(&midi, &dir.join("out"), &PrepareOptions { quiet: true }).unwrap_err();
+        let err = prepare(
+            &midi,
+            &dir.join("out"),
+            &PrepareOptions {
+                quiet: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no usable MIDI file"), "{err}");
         let manifest: Manifest =
             serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap())

@@ -97,6 +97,7 @@ fn clip_nsf(part: Part, notes: &[PrimerNote], bars: u32, metre: TimeSignature) -
             source_file: "primer".into(),
             quantization_grid: "16th".into(),
             harmony_sounds: false,
+            metre: Default::default(),
         },
     }
 }
