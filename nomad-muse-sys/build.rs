@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=Cargo.toml");
     println!("cargo:rerun-if-changed=../Cargo.toml");
+    set_soname();
     let mut config =
         cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("valid cbindgen.toml");
     // The version macros come from the same Cargo.toml number as
@@ -48,5 +49,15 @@ fn main() {
             }
         }
         Err(e) => panic!("cbindgen failed: {e}"),
+    }
+}
+
+/// The shared library names its ABI generation (`libnomad_muse.so.<major>`),
+/// so hosts linked against one major version never load another.
+fn set_soname() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os == "linux" || os == "android" || os.ends_with("bsd") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libnomad_muse.so.{major}");
     }
 }

@@ -7,6 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# CMake builds libnomad_muse out of source, into its build folder, unless
+# CARGO_TARGET_DIR says where: point it at the folder `cargo test` fills so the
+# CMake builds reuse those artefacts (tract and candle are compiled once).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
 cargo test --release --workspace
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
