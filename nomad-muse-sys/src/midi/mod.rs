@@ -6,7 +6,7 @@ mod writer;
 
 pub use reader::{read_midi, MidiSong, MidiTrackData, RawNote, MAX_BPM, MAX_TICK, MIN_BPM};
 pub use timing::{bar_lines, tick_to_step, BarLine, TempoMap, DEFAULT_BPM};
-pub use writer::{write_smf, MidiNote, MidiSongSpec, MidiTrackSpec};
+pub use writer::{write_smf, write_smf_with_keys, MidiNote, MidiSongSpec, MidiTrackSpec};
 
 /// Why a MIDI file could not be read or written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

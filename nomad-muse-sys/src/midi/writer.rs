@@ -61,6 +61,16 @@ fn to_track(
 
 /// Serialises `song`; note pitches/velocities/channels are clamped to MIDI ranges.
 pub fn write_smf(song: &MidiSongSpec) -> Result<Vec<u8>, MidiError> {
+    write_smf_with_keys(song, &[])
+}
+
+/// [`write_smf`] plus key-signature events in the conductor track:
+/// `(tick, sharps, minor)`, sharps in -7..=7 (negative: flats), as
+/// [`crate::theory::Key::signature_sharps`] gives them.
+pub fn write_smf_with_keys(
+    song: &MidiSongSpec,
+    key_signatures: &[(u64, i8, bool)],
+) -> Result<Vec<u8>, MidiError> {
     if song.ppq == 0 || song.ppq > 0x7fff {
         return Err(MidiError::Write(format!(
             "ppq {} out of range 1..=32767",
@@ -92,6 +102,18 @@ pub fn write_smf(song: &MidiSongSpec) -> Result<Vec<u8>, MidiError> {
             *tick,
             1,
             TrackEventKind::Meta(MetaMessage::TimeSignature(*num, pow, 24, 8)),
+        ));
+    }
+    for (tick, sharps, minor) in key_signatures {
+        if !(-7..=7).contains(sharps) {
+            return Err(MidiError::Write(format!(
+                "key signature with {sharps} sharps is invalid"
+            )));
+        }
+        conductor.push((
+            *tick,
+            1,
+            TrackEventKind::Meta(MetaMessage::KeySignature(*sharps, *minor)),
         ));
     }
     let mut tracks = vec![to_track(conductor)?];
@@ -196,6 +218,49 @@ mod tests {
             &[0, 1, 0, 2, 0, 96],
             "type 1, conductor + 1 track, 96 ppq"
         );
+    }
+
+    /// The conductor track's meta events, in file order.
+    fn conductor_metas(bytes: &[u8]) -> Vec<MetaMessage<'_>> {
+        let smf = Smf::parse(bytes).unwrap();
+        smf.tracks[0]
+            .iter()
+            .filter_map(|e| match e.kind {
+                TrackEventKind::Meta(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn conductor_carries_tempo_metre_and_key() {
+        let mut spec = song(vec![note(0, 96, 60)]);
+        spec.tempo_changes = vec![(0, 90.0)];
+        spec.time_signatures = vec![(0, 6, 8)];
+        let bytes = write_smf_with_keys(&spec, &[(0, -3, true), (384, 2, false)]).unwrap();
+        let metas = conductor_metas(&bytes);
+        assert!(metas.contains(&MetaMessage::Tempo(u24::new(666_667))));
+        assert!(metas.contains(&MetaMessage::TimeSignature(6, 3, 24, 8)));
+        let keys: Vec<_> = metas
+            .iter()
+            .filter(|m| matches!(m, MetaMessage::KeySignature(..)))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                &MetaMessage::KeySignature(-3, true),
+                &MetaMessage::KeySignature(2, false)
+            ]
+        );
+        // Without keys the file has no key-signature event.
+        let plain = write_smf(&spec).unwrap();
+        assert!(!conductor_metas(&plain)
+            .iter()
+            .any(|m| matches!(m, MetaMessage::KeySignature(..))));
+        assert!(matches!(
+            write_smf_with_keys(&spec, &[(0, 8, false)]),
+            Err(MidiError::Write(m)) if m.contains("8 sharps")
+        ));
     }
 
     #[test]

@@ -51,6 +51,23 @@ impl Key {
         Some(Key::new(parse_pitch_class(root)?, mode))
     }
 
+    /// The key signature as a MIDI key-signature event states it: sharps
+    /// (negative: flats) of the major key with the same signature, in -6..=5
+    /// (F#/Gb major and D#/Eb minor are written with six flats).
+    pub fn signature_sharps(&self) -> i8 {
+        let major_tonic = match self.mode {
+            Mode::Major => self.tonic,
+            Mode::Minor => (self.tonic + 3) % 12,
+        };
+        // Each sharp moves the tonic a fifth (7 semitones) up the circle.
+        let fifths = (major_tonic as i8 * 7) % 12;
+        if fifths > 5 {
+            fifths - 12
+        } else {
+            fifths
+        }
+    }
+
     /// Dense index `tonic + 12 * mode` (major = 0): the key-conditioning id.
     pub fn dense_index(&self) -> u32 {
         self.tonic as u32 + if self.mode == Mode::Minor { 12 } else { 0 }
@@ -138,6 +155,30 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signature_sharps_follow_the_circle_of_fifths() {
+        // (tonic, mode, sharps) from the standard key-signature table.
+        let table = [
+            (0, Mode::Major, 0),
+            (7, Mode::Major, 1),
+            (11, Mode::Major, 5),
+            (5, Mode::Major, -1),
+            (10, Mode::Major, -2),
+            (1, Mode::Major, -5),
+            (6, Mode::Major, -6),
+            (9, Mode::Minor, 0),
+            (4, Mode::Minor, 1),
+            (1, Mode::Minor, 4),
+            (2, Mode::Minor, -1),
+            (0, Mode::Minor, -3),
+            (3, Mode::Minor, -6),
+        ];
+        for (tonic, mode, sharps) in table {
+            let key = Key::new(tonic, mode);
+            assert_eq!(key.signature_sharps(), sharps, "{}", key.token_name());
+        }
+    }
 
     #[test]
     fn diatonic_chords_of_c_major() {
