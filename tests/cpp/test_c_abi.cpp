@@ -31,6 +31,8 @@ struct SmfSummary {
   bool ok = false;
   int tracks = 0;
   int notes_per_channel[16] = {0};
+  int metas[128] = {0};   // count per meta type (0x51 tempo, 0x58 time signature, 0x59 key)
+  uint32_t tempo_us = 0;  // the last tempo meta's microseconds per quarter
 };
 
 static uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
@@ -53,10 +55,13 @@ static SmfSummary parse_smf(const std::vector<uint8_t>& b) {
         if (p >= end) break;
         uint8_t c = b[p];
         if (c == 0xFF) {  // meta
+          const uint8_t type = p + 1 < end ? b[p + 1] & 0x7F : 0;
+          s.metas[type]++;
           p += 2;
           uint32_t l = 0;
           while (p < end && (b[p] & 0x80)) l = (l << 7) | (b[p++] & 0x7F);
           l = (l << 7) | (b[p++] & 0x7F);
+          if (type == 0x51 && l == 3 && p + 3 <= end) s.tempo_us = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2];
           p += l;
           continue;
         }
@@ -182,6 +187,10 @@ int main(int argc, char** argv) {
   SmfSummary smf = parse_smf(bytes);
   CHECK(smf.ok);
   CHECK(smf.tracks == 4);
+  // Tempo (120 bpm), time signature and the key the harmony expert chose.
+  CHECK(smf.metas[0x51] == 1 && smf.tempo_us == 500000);
+  CHECK(smf.metas[0x58] == 1);
+  CHECK(smf.metas[0x59] == 1);
   CHECK(smf.notes_per_channel[9] > 0);
   CHECK(smf.notes_per_channel[1] > 0);
   CHECK(smf.notes_per_channel[0] > 0);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::midi::{write_smf, MidiNote, MidiSongSpec, MidiTrackSpec};
+use crate::midi::{write_smf_with_keys, MidiNote, MidiSongSpec, MidiTrackSpec};
 use crate::runtime::{ExpertSession, MuseError, StepModel};
 use crate::theory::{ChordLabel, Key, Mode};
 use crate::tokenizers::{ChordEvent, DecodedEvent, Token, BOS_ID, EOS_ID};
@@ -476,7 +476,14 @@ impl<M: StepModel> Band<M> {
                 track("Melody", Part::Melody, Some(73)),
             ],
         };
-        write_smf(&spec).map_err(|e| MuseError::InvalidArgument(e.to_string()))
+        // The song's key (the host's, or the one chosen at the first bar).
+        let key_signature: Vec<(u64, i8, bool)> = self
+            .key
+            .map(|k| (0, k.signature_sharps(), k.mode == Mode::Minor))
+            .into_iter()
+            .collect();
+        write_smf_with_keys(&spec, &key_signature)
+            .map_err(|e| MuseError::InvalidArgument(e.to_string()))
     }
 }
 
