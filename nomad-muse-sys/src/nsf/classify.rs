@@ -228,6 +228,8 @@ impl TrackClassifier {
     }
 }
 
+/// Trimmed polyphony from which a part plays chords.
+pub const CHORDAL_POLYPHONY: f32 = 1.5;
 /// Trimmed polyphony up to which a track is one line (a voice, a tune).
 const LINE_POLYPHONY: f32 = 1.3;
 /// A line needs this many notes to take a role.
@@ -251,6 +253,24 @@ struct Line {
     repeats: f32,
     mean_leap: f32,
     named: bool,
+}
+
+impl Line {
+    fn measure(index: usize, track: &MidiTrackData, polyphony: f32, ppq: u16) -> Line {
+        let notes = track.notes.len().max(1) as f32;
+        let activity = bars_played(track, ppq);
+        let (repeats, mean_leap) = singability(track);
+        Line {
+            index,
+            mean_pitch: track.notes.iter().map(|n| n.pitch as f32).sum::<f32>() / notes,
+            activity,
+            density: notes / activity.max(1.0),
+            polyphony,
+            repeats,
+            mean_leap,
+            named: named_melody(track),
+        }
+    }
 }
 
 /// Whether the track's name says it carries the tune.
@@ -277,35 +297,34 @@ fn singability(track: &MidiTrackData) -> (f32, f32) {
 /// the top and most active line), the lowest of several lines in the bass
 /// register the bass, and the other lines harmony (inner voices), each with
 /// the reason recorded.
-pub fn assign_part_roles(raw: &[MidiTrackData], tracks: &mut [NsfTrack], ppq: u16) {
+///
+/// `polyphony[i]` is track `i`'s [`mean_polyphony_trimmed`] at an eighth of
+/// a beat's tolerance (measured once by the caller).
+pub fn assign_part_roles(
+    raw: &[MidiTrackData],
+    tracks: &mut [NsfTrack],
+    polyphony: &[f32],
+    ppq: u16,
+) {
     let lines: Vec<Line> = raw
         .iter()
         .zip(tracks.iter())
+        .zip(polyphony)
         .enumerate()
-        .filter(|(_, (r, t))| {
+        .filter(|(_, ((r, t), poly))| {
             !t.is_drum
                 && !matches!(t.classification.kind, TrackType::Drums | TrackType::Other)
                 && r.notes.len() >= LINE_MIN_NOTES
-                && (mean_polyphony_trimmed(r, ppq as u64 / 8) <= LINE_POLYPHONY
-                    || (named_melody(r) && mean_polyphony_trimmed(r, ppq as u64 / 8) < 2.0))
+                && (**poly <= LINE_POLYPHONY || (named_melody(r) && **poly < 2.0))
         })
-        .map(|(index, (r, _))| Line {
-            index,
-            mean_pitch: r.notes.iter().map(|n| n.pitch as f32).sum::<f32>() / r.notes.len() as f32,
-            activity: bars_played(r, ppq),
-            density: r.notes.len() as f32 / bars_played(r, ppq).max(1.0),
-            polyphony: mean_polyphony_trimmed(r, ppq as u64 / 8),
-            repeats: singability(r).0,
-            mean_leap: singability(r).1,
-            named: named_melody(r),
-        })
+        .map(|(index, ((r, _), poly))| Line::measure(index, r, *poly, ppq))
         .collect();
     // Over a chordal part the tune is the most singable line; in a texture
     // of voices alone (a chorale) it is the top voice.
-    let accompanied = raw
+    let accompanied = tracks
         .iter()
-        .zip(tracks.iter())
-        .any(|(r, t)| !t.is_drum && mean_polyphony_trimmed(r, ppq as u64 / 8) >= 1.5);
+        .zip(polyphony)
+        .any(|(t, poly)| !t.is_drum && *poly >= CHORDAL_POLYPHONY);
     let Some(melody) = pick_melody(&lines, accompanied) else {
         return;
     };

@@ -1,7 +1,9 @@
 //! MIDI bytes → NSF: timing, grid quantization, classification, chords, key.
 
 use super::chords::{weighted_notes, ChordAnalysis, ChordExtractor};
-use super::classify::{assign_part_roles, mean_polyphony_trimmed, TrackClassifier};
+use super::classify::{
+    assign_part_roles, mean_polyphony_trimmed, TrackClassifier, CHORDAL_POLYPHONY,
+};
 use super::key::{final_bass, first_bass, KeyDetector, KeyRun, TonicEvidence};
 use super::metre::infer_metre;
 use super::*;
@@ -69,12 +71,13 @@ pub fn midi_to_nsf_with(
             events: note_events(t, &tempo, &global),
         })
         .collect();
-    assign_part_roles(&song.tracks, &mut tracks, ppq);
-    let chordal: Vec<bool> = song
+    let polyphony: Vec<f32> = song
         .tracks
         .iter()
-        .map(|t| mean_polyphony_trimmed(t, ppq as u64 / 8) >= CHORDAL_POLYPHONY)
+        .map(|t| mean_polyphony_trimmed(t, ppq as u64 / 8))
         .collect();
+    assign_part_roles(&song.tracks, &mut tracks, &polyphony, ppq);
+    let chordal: Vec<bool> = polyphony.iter().map(|p| *p >= CHORDAL_POLYPHONY).collect();
     let harmony = analyse_harmony(&tracks, &chordal, &global, &tempo);
     Ok(Nsf {
         global,
@@ -200,8 +203,6 @@ const HARMONY_SOUNDING_SHARE: f32 = 0.2;
 /// counts this much in chord frames. In a texture of lines alone (a
 /// chorale) every voice is harmony and counts fully.
 const MELODY_OVER_CHORDS_WEIGHT: f32 = 0.35;
-/// Trimmed polyphony from which a part is chordal.
-const CHORDAL_POLYPHONY: f32 = 1.5;
 
 struct Harmony {
     chords: Vec<ChordSpan>,
