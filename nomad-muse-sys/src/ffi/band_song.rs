@@ -211,6 +211,24 @@ fn controls_of(c: &MusePartControls) -> PartControls {
     }
 }
 
+/// The C form of [`PartControls`]: the inverse of [`controls_of`].
+fn c_controls_of(c: &PartControls) -> MusePartControls {
+    MusePartControls {
+        temperature: c.sampling.temperature,
+        top_k: c.sampling.top_k,
+        top_p: c.sampling.top_p,
+        intensity: c.intensity,
+        fill_amount: c.fill_amount,
+        swing: c.swing,
+        swing_unit_steps: c.swing_unit_steps,
+        lowest_pitch: c.lowest_pitch,
+        highest_pitch: c.highest_pitch,
+        mute: c.mute,
+        lock: c.lock,
+        follow_harmony: c.follow_harmony,
+    }
+}
+
 /// The band behind a handle, taken for the call (`MUSE_ERR_BUSY` if in use).
 fn band_of<'a>(b: *const MuseBand) -> Result<Exclusive<'a, BandHandle>, MuseError> {
     BANDS.exclusive(b.cast())
@@ -326,21 +344,7 @@ pub unsafe extern "C" fn muse_band_set_primer_midi(
 pub unsafe extern "C" fn muse_part_controls_default(out: *mut MusePartControls) -> MuseStatus {
     guard(|| {
         let out = out.as_mut().ok_or(MuseError::NullPointer("out"))?;
-        let c = PartControls::default();
-        *out = MusePartControls {
-            temperature: c.sampling.temperature,
-            top_k: c.sampling.top_k,
-            top_p: c.sampling.top_p,
-            intensity: c.intensity,
-            fill_amount: c.fill_amount,
-            swing: c.swing,
-            swing_unit_steps: c.swing_unit_steps,
-            lowest_pitch: c.lowest_pitch,
-            highest_pitch: c.highest_pitch,
-            mute: c.mute,
-            lock: c.lock,
-            follow_harmony: c.follow_harmony,
-        };
+        *out = c_controls_of(&PartControls::default());
         Ok(())
     })
 }
