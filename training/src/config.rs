@@ -137,10 +137,13 @@ pub struct EvalConfig {
     pub overlap_pass: f64,
     /// … and below which it fails (warn in between).
     pub overlap_fail: f64,
-    /// Generated 8-grams found in training: fail above
-    /// max(this, share of the real validation pieces + `copy_margin`).
+    /// Generated 8-grams found in training: fail above max(this, r +
+    /// `copy_gap_share` × (1 − r)), r = the share of the real validation
+    /// pieces: a set of pieces that has gone this part of the way from real
+    /// held-out music to a verbatim copy. (A fixed margin over r failed real
+    /// pop against real pop: which songs fall in the halves moves r by 0.1.)
     pub max_copied_8gram_share: f64,
-    pub copy_margin: f64,
+    pub copy_gap_share: f64,
     /// Also fail when the mean longest run shared with training exceeds this
     /// many times that of the real validation pieces (catches copies where
     /// real music shares most 8-grams anyway, e.g. drum grooves).
@@ -164,7 +167,7 @@ impl Default for EvalConfig {
             overlap_pass: 0.5,
             overlap_fail: 0.25,
             max_copied_8gram_share: 0.2,
-            copy_margin: 0.1,
+            copy_gap_share: 1.0 / 3.0,
             max_longest_common_ratio: 2.0,
             chord_tone_margin: 0.05,
             min_key_consistency: 0.7,
@@ -297,7 +300,7 @@ impl Config {
             ("overlap_pass", e.overlap_pass),
             ("overlap_fail", e.overlap_fail),
             ("max_copied_8gram_share", e.max_copied_8gram_share),
-            ("copy_margin", e.copy_margin),
+            ("copy_gap_share", e.copy_gap_share),
             ("chord_tone_margin", e.chord_tone_margin),
             ("min_key_consistency", e.min_key_consistency),
             ("min_distinct_ratio", e.min_distinct_ratio),

@@ -143,3 +143,47 @@ fn all_fails_only_when_no_expert_can_train() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The report card's sanity check on real pop: the validation songs of 25
+/// POP909 songs split in two halves, one scored as if generated against
+/// the other, pass every check (a check that fails real music is broken).
+#[test]
+fn the_card_passes_real_pop_against_real_pop() {
+    let out = temp_dir("calibration");
+    prepare(
+        &fixture().with_file_name("pop909_card"),
+        &out.join("prepared"),
+        &PrepareOptions {
+            quiet: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let corpus = load_prepared(&out.join("prepared")).unwrap();
+    let mut cfg = Config::default();
+    cfg.training.val_fraction = 0.5;
+    let opts = EvalOptions {
+        samples: 16,
+        bars: 16,
+        seed: 5,
+        quiet: true,
+    };
+    for expert in [ExpertKind::Harmony, ExpertKind::Melody] {
+        let mut side = training::eval::RealSide::build(&corpus, &cfg, expert, &opts).unwrap();
+        // Windows come from across the songs, not only their openings.
+        let songs = side.windows.iter().map(|w| w.song).max().unwrap() + 1;
+        assert!(
+            side.windows.len() > 2 * songs,
+            "{} windows",
+            side.windows.len()
+        );
+        let split = side.calibrate(expert, &cfg, 9).expect("two halves");
+        assert_eq!(
+            split.verdict,
+            training::eval::Verdict::Pass,
+            "{}: {split:#?}",
+            expert.name()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

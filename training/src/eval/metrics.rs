@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use nomad_muse::runtime::TimeSignature;
 use nomad_muse::theory::{ChordLabel, Key};
 use nomad_muse::tokenizers::{duration_from_bin, ChordEvent, DrumHit, MelodyNote};
 
@@ -221,13 +222,19 @@ fn normalise(mut h: Vec<f64>) -> Vec<f64> {
 
 /// Chord-tone ratio: Σ over notes of the 16th steps it sounds while its
 /// pitch class is in the chord sounding at that step, ÷ Σ of steps sounded
-/// under any chord. `chord_at(bar, step)` gives the chord.
-pub fn chord_tone_ratio(notes: &[MelodyNote], chord_at: impl Fn(u32, u32) -> ChordLabel) -> f64 {
+/// under any chord. `chord_at(bar, step)` gives the chord; bars are
+/// `steps_per_bar` 16ths long (the piece's metre).
+pub fn chord_tone_ratio(
+    notes: &[MelodyNote],
+    steps_per_bar: u32,
+    chord_at: impl Fn(u32, u32) -> ChordLabel,
+) -> f64 {
+    let bar_steps = steps_per_bar.max(1);
     let (mut inside, mut total) = (0u64, 0u64);
     for n in notes {
         let start = n.beat * 4 + n.substep;
         for s in start..start + duration_from_bin(n.duration_bin) {
-            let (bar, step) = (n.bar + s / 16, s % 16);
+            let (bar, step) = (n.bar + s / bar_steps, s % bar_steps);
             let chord = chord_at(bar, step);
             if chord.is_none() {
                 continue;
@@ -243,13 +250,13 @@ pub fn chord_tone_ratio(notes: &[MelodyNote], chord_at: impl Fn(u32, u32) -> Cho
     }
 }
 
-/// Share of the notes starting on a strong beat of 4/4 (beats 1 and 3)
-/// under a chord whose pitch is a chord tone; `None` without such notes.
+/// Share of the notes starting on a strong beat of the metre (4/4: beats
+/// 1 and 3) under a chord whose pitch is a chord tone; `None` without such notes.
 pub fn strong_beat_chord_tone_share(
     notes: &[MelodyNote],
+    metre: TimeSignature,
     chord_at: impl Fn(u32, u32) -> ChordLabel,
 ) -> Option<f64> {
-    let metre = nomad_muse::runtime::TimeSignature::FOUR_FOUR;
     let (mut inside, mut total) = (0u64, 0u64);
     for n in notes {
         let step = n.beat * 4 + n.substep;
@@ -566,9 +573,30 @@ mod tests {
             duration_bin: 3,
         };
         let chord_tones = [note(0, 0, 60), note(0, 4, 64), note(0, 8, 67)];
-        assert_eq!(chord_tone_ratio(&chord_tones, |_, _| c), 1.0);
+        assert_eq!(chord_tone_ratio(&chord_tones, 16, |_, _| c), 1.0);
         let half = [note(0, 0, 60), note(0, 4, 62)];
-        assert_eq!(chord_tone_ratio(&half, |_, _| c), 0.5);
+        assert_eq!(chord_tone_ratio(&half, 16, |_, _| c), 0.5);
+        // A note held over a 3/4 bar line sounds over the next bar's chord.
+        let g = ChordLabel::new(7, ChordQuality::Maj);
+        let over_the_line = [MelodyNote {
+            duration_bin: 5,
+            ..note(0, 8, 67)
+        }];
+        let steps = duration_from_bin(5);
+        assert!(steps > 4, "the note must cross the bar line");
+        let chord_at = |bar: u32, _| if bar == 0 { c } else { g };
+        let in_three = chord_tone_ratio(&over_the_line, 12, chord_at);
+        assert_eq!(in_three, 1.0, "G over C then G chords");
+        let am = ChordLabel::new(9, ChordQuality::Min);
+        let in_three_am = chord_tone_ratio(
+            &over_the_line,
+            12,
+            |bar: u32, _| if bar == 0 { c } else { am },
+        );
+        assert!(
+            (in_three_am - 4.0 / steps as f64).abs() < 1e-12,
+            "{in_three_am}"
+        );
     }
 
     #[test]

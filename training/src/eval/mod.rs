@@ -8,10 +8,12 @@
 //! memorization against the training songs. The split is the training split
 //! (same seed, same songs), checked against the checkpoint's fingerprint.
 
+pub mod calibration;
 pub mod metrics;
 pub mod midi_out;
 pub mod report;
 pub mod sampling;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,11 +29,11 @@ use crate::prepare::PreparedCorpus;
 use crate::train::{checkpoint_path, split_by_song};
 use metrics::*;
 use nomad_muse::runtime::SamplingOptions;
-use nomad_muse::runtime::StepModel;
+use nomad_muse::runtime::{StepModel, TimeSignature};
 use nomad_muse::theory::{ChordLabel, Key, Mode};
 use nomad_muse::tokenizers::{
     DrumHit, DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyDecoded, HarmonyTokenizer,
-    MelodyNote, MelodyTokenizer, Token, Vocabulary, EOS_ID,
+    MelodyNote, MelodyTokenizer, Vocabulary, EOS_ID,
 };
 pub use report::{Check, DistributionRow, ExpertCard, MetricRow, ReportCard, Verdict};
 use sampling::{sample_piece, CandleStepper, PieceContext, RandomTokens};
@@ -56,11 +58,39 @@ pub enum Decoded {
     },
 }
 
-/// One piece: its token ids and what they decode to.
+/// One piece: its token ids, what they decode to, and its length and metre
+/// (per-bar metrics are normalised to bars of four beats with them).
 #[derive(Debug, Clone)]
 pub struct Piece {
     pub tokens: Vec<u32>,
     pub decoded: Decoded,
+    pub bars: u32,
+    pub metre: TimeSignature,
+}
+
+impl Piece {
+    /// Bars of four quarter beats the piece lasts: the unit of every
+    /// "per 4 beats" metric, so a 3/4 song is not read as sparse.
+    pub fn four_beat_bars(&self) -> f64 {
+        (self.bars.max(1) * self.metre.beats_per_bar()) as f64 / 4.0
+    }
+
+    /// Whether the part plays in at least half of the piece's bars (a real
+    /// window where it rests — an intro without melody — says nothing of how
+    /// the part sounds).
+    pub fn part_mostly_plays(&self) -> bool {
+        let played: std::collections::BTreeSet<u32> = match &self.decoded {
+            Decoded::Drums(hits) => hits.iter().map(|h| h.bar).collect(),
+            Decoded::Harmony(h) => h
+                .chords
+                .iter()
+                .filter(|c| !c.chord.is_none())
+                .map(|c| c.bar)
+                .collect(),
+            Decoded::Melody { notes, .. } => notes.iter().map(|n| n.bar).collect(),
+        };
+        2 * played.len() as u32 >= self.bars.max(1)
+    }
 }
 
 /// Everything measured on one set of pieces (real, generated or random).
@@ -113,21 +143,29 @@ impl Reference {
     }
 }
 
-/// Musical metrics of the expert's domain, per piece.
-fn musical_metrics(piece: &Piece, bars: u32, reference: &Reference) -> Vec<(&'static str, f64)> {
+/// Musical metrics of the expert's domain, per piece. Counts are per bar
+/// of four beats ([`Piece::four_beat_bars`]).
+fn musical_metrics(piece: &Piece, reference: &Reference) -> Vec<(&'static str, f64)> {
+    let per_4_beats = |count: f64| count / piece.four_beat_bars();
     match &piece.decoded {
         Decoded::Drums(hits) => {
-            let density = hit_density(hits, bars);
-            let d = |c: &str| density.get(c).copied().unwrap_or(0.0);
+            let density = hit_density(hits, 1);
+            let d = |c: &str| per_4_beats(density.get(c).copied().unwrap_or(0.0));
             vec![
-                ("groove consistency", groove_consistency(hits, bars)),
-                ("bars repeating previous", repetition_share(hits, bars)),
-                ("fills per 8 bars", fills_per_8_bars(hits, bars)),
-                ("kick hits/bar", d("kick")),
-                ("snare hits/bar", d("snare")),
-                ("hats hits/bar", d("hats")),
-                ("toms hits/bar", d("toms")),
-                ("cymbal hits/bar", d("cymbals")),
+                ("groove consistency", groove_consistency(hits, piece.bars)),
+                (
+                    "bars repeating previous",
+                    repetition_share(hits, piece.bars),
+                ),
+                (
+                    "fills per 32 beats",
+                    8.0 * per_4_beats(fills_per_8_bars(hits, 8)),
+                ),
+                ("kick hits per 4 beats", d("kick")),
+                ("snare hits per 4 beats", d("snare")),
+                ("hats hits per 4 beats", d("hats")),
+                ("toms hits per 4 beats", d("toms")),
+                ("cymbal hits per 4 beats", d("cymbals")),
             ]
         }
         Decoded::Harmony(h) => {
@@ -144,34 +182,30 @@ fn musical_metrics(piece: &Piece, bars: u32, reference: &Reference) -> Vec<(&'st
                 ),
                 ("key consistency", key_consistency(&h.chords, key)),
                 (
-                    "chord changes/bar",
-                    changes.len() as f64 / bars.max(1) as f64,
+                    "chord changes per 4 beats",
+                    per_4_beats(changes.len() as f64),
                 ),
             ]
         }
-        Decoded::Melody { notes, harmony } => vec![
-            (
-                "chord-tone ratio",
-                chord_tone_ratio(notes, |bar, step| harmony.chord_at(bar, step / 4)),
-            ),
-            (
-                "strong-beat chord tones",
-                strong_beat_chord_tone_share(notes, |bar, step| harmony.chord_at(bar, step / 4))
-                    .unwrap_or(0.0),
-            ),
-            (
-                "in-key share",
-                in_key_share(
-                    notes,
-                    harmony.key.unwrap_or(Key::new(0, Mode::Major)),
-                    |bar, step| harmony.chord_at(bar, step / 4),
+        Decoded::Melody { notes, harmony } => {
+            let chord_at = |bar: u32, step: u32| harmony.chord_at(bar, step / 4);
+            let key = harmony.key.unwrap_or(Key::new(0, Mode::Major));
+            vec![
+                (
+                    "chord-tone ratio",
+                    chord_tone_ratio(notes, piece.metre.steps_per_bar(), chord_at),
                 ),
-            ),
-            ("step share", step_share(notes)),
-            ("pitch range", pitch_range(notes)),
-            ("motif repetition", motif_repetition(notes)),
-            ("notes/bar", notes.len() as f64 / bars.max(1) as f64),
-        ],
+                (
+                    "strong-beat chord tones",
+                    strong_beat_chord_tone_share(notes, piece.metre, chord_at).unwrap_or(0.0),
+                ),
+                ("in-key share", in_key_share(notes, key, chord_at)),
+                ("step share", step_share(notes)),
+                ("pitch range", pitch_range(notes)),
+                ("motif repetition", motif_repetition(notes)),
+                ("notes per 4 beats", per_4_beats(notes.len() as f64)),
+            ]
+        }
     }
 }
 
@@ -212,16 +246,21 @@ fn distributions(pieces: &[Piece]) -> Vec<(&'static str, Vec<f64>)> {
     }
 }
 
+/// The real side keeps up to this many windows per sample (at least
+/// [`MIN_REAL_WINDOWS`]): more real pieces, a steadier reference.
+const REAL_WINDOWS_PER_SAMPLE: usize = 4;
+const MIN_REAL_WINDOWS: usize = 64;
+
 /// Memorization metric names (per piece).
 pub const COPIED_8GRAMS: &str = "8-grams found in training";
 pub const LONGEST_COMMON: &str = "longest common n-gram";
 pub const NEAREST_JACCARD: &str = "nearest MinHash Jaccard";
 
 /// Scores a set of pieces.
-pub fn score_set(pieces: &[Piece], bars: u32, reference: &mut Reference) -> SetScores {
+pub fn score_set(pieces: &[Piece], reference: &mut Reference) -> SetScores {
     let mut per_piece: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for piece in pieces {
-        let mut row = musical_metrics(piece, bars, reference);
+        let mut row = musical_metrics(piece, reference);
         let sig = minhash(&piece.tokens);
         let nearest = reference
             .training_minhashes
@@ -254,23 +293,7 @@ pub fn score_set(pieces: &[Piece], bars: u32, reference: &mut Reference) -> SetS
 
 /// The first `bars` bars of a token stream (EOS appended).
 pub fn cut_to_bars(tokens: &[u32], vocab: &Vocabulary, bars: u32) -> Vec<u32> {
-    let mut seen = 0u32;
-    let mut out = Vec::new();
-    for &t in tokens {
-        match vocab.token(t) {
-            Some(Token::Bar(_)) => {
-                seen += 1;
-                if seen > bars {
-                    break;
-                }
-            }
-            Some(Token::Eos) => break,
-            _ => {}
-        }
-        out.push(t);
-    }
-    out.push(EOS_ID);
-    out
+    windows::window_of_bars(tokens, vocab, 0, bars).unwrap_or_else(|| vec![EOS_ID])
 }
 
 fn decode_harmony(tokens: &[u32]) -> anyhow::Result<HarmonyDecoded> {
@@ -279,7 +302,9 @@ fn decode_harmony(tokens: &[u32]) -> anyhow::Result<HarmonyDecoded> {
         .map_err(|e| anyhow::anyhow!("harmony tokens do not decode: {e}"))
 }
 
-/// Decodes a piece of `expert`; melody needs the harmony it was written over.
+/// Decodes a piece of `expert`; melody needs the harmony it was written
+/// over, and every expert takes its metre from the harmony (its own, for
+/// harmony).
 pub fn decode_piece(
     expert: ExpertKind,
     tokens: Vec<u32>,
@@ -302,7 +327,17 @@ pub fn decode_piece(
             }),
         },
     };
-    Ok(Piece { tokens, decoded })
+    let metre = match &decoded {
+        Decoded::Harmony(h) => windows::metre_of(Some(h)),
+        _ => windows::metre_of(harmony),
+    };
+    let bars = windows::bar_count(&tokens, &Vocabulary::for_expert(expert));
+    Ok(Piece {
+        tokens,
+        decoded,
+        bars,
+        metre,
+    })
 }
 
 /// Harmony of each song, decoded once, by song name.
@@ -332,9 +367,11 @@ pub fn unigram_chord_tone_baseline(pieces: &[Piece], training_pitches: &[u8], se
                         ..*n
                     })
                     .collect();
-                Some(chord_tone_ratio(&redrawn, |bar, step| {
-                    harmony.chord_at(bar, step / 4)
-                }))
+                Some(chord_tone_ratio(
+                    &redrawn,
+                    p.metre.steps_per_bar(),
+                    |bar, step| harmony.chord_at(bar, step / 4),
+                ))
             }
             _ => None,
         })
@@ -367,8 +404,25 @@ fn check_trained_on(
     Ok(())
 }
 
-/// Samples `n` pieces from `model`, decoding each; melody is conditioned on
-/// the validation songs' harmony in turn.
+/// What a sampled piece stands beside: a real window's harmony (melody is
+/// played over it, harmony may be given its key) and metre (every expert).
+#[derive(Debug, Clone)]
+pub struct WindowContext {
+    pub harmony: Option<HarmonyDecoded>,
+    pub metre: TimeSignature,
+}
+
+impl WindowContext {
+    fn of(window: &windows::RealWindow) -> Self {
+        WindowContext {
+            harmony: window.harmony.clone(),
+            metre: window.piece.metre,
+        }
+    }
+}
+
+/// Samples `n` pieces from `model`, decoding each; piece `i` stands beside
+/// context `i` (cycling).
 #[allow(clippy::too_many_arguments)]
 fn sample_set(
     expert: ExpertKind,
@@ -377,31 +431,193 @@ fn sample_set(
     bars: u32,
     opts: &SamplingOptions,
     seed: u64,
-    contexts: &[HarmonyDecoded],
+    contexts: &[WindowContext],
     give_key: bool,
     progress: &ProgressBar,
 ) -> anyhow::Result<Vec<Piece>> {
     let mut pieces = Vec::with_capacity(n);
     for i in 0..n {
         let piece_seed = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let harmony = (!contexts.is_empty()).then(|| &contexts[i % contexts.len()]);
+        // Spread over all the windows when there are more than samples.
+        let len = contexts.len();
+        let window = (len > 0).then(|| &contexts[if len > n { i * len / n } else { i % len }]);
+        let harmony = window.and_then(|w| w.harmony.as_ref());
+        let metre = window.map_or(TimeSignature::FOUR_FOUR, |w| w.metre);
         let key = harmony.map(|h| h.key.unwrap_or(Key::new(0, Mode::Major)));
         let context = match expert {
-            ExpertKind::Melody => PieceContext { key, harmony },
-            ExpertKind::Harmony if give_key => PieceContext { key, harmony: None },
+            ExpertKind::Melody => PieceContext {
+                key,
+                harmony,
+                metre,
+            },
+            ExpertKind::Harmony if give_key => PieceContext {
+                key,
+                harmony: None,
+                metre,
+            },
             _ => PieceContext {
                 key: None,
                 harmony: None,
+                metre,
             },
         };
         let tokens = sample_piece(expert, model, bars, opts, piece_seed, &context)?;
-        pieces.push(
-            decode_piece(expert, tokens, harmony)
-                .with_context(|| format!("{} sample {i}", expert.name()))?,
-        );
+        let decoded = decode_piece(expert, tokens, harmony)
+            .with_context(|| format!("{} sample {i}", expert.name()))?;
+        pieces.push(Piece { metre, ..decoded });
         progress.inc(1);
     }
     Ok(pieces)
+}
+
+/// The card's real side of one expert: the training half of the split (the
+/// memorization and plausibility reference) and windows of the validation
+/// songs.
+pub struct RealSide {
+    pub train_songs: usize,
+    pub reference: Reference,
+    pub windows: Vec<windows::RealWindow>,
+    /// Melody: every pitch of the training melodies (the chance baseline).
+    pub training_pitches: Vec<u8>,
+}
+
+impl RealSide {
+    /// Splits `expert`'s songs as training did (same fraction and seed).
+    pub fn build(
+        corpus: &PreparedCorpus,
+        cfg: &Config,
+        expert: ExpertKind,
+        opts: &EvalOptions,
+    ) -> anyhow::Result<Self> {
+        let songs = corpus.sequences(expert);
+        if songs.len() < 2 {
+            bail!(
+                "{}: need at least 2 songs with a {} part, got {}",
+                expert.name(),
+                expert.name(),
+                songs.len()
+            );
+        }
+        let (train, val) = split_by_song(songs, cfg.training.val_fraction, cfg.training.seed);
+        let harmony_of = harmony_by_song(corpus);
+        let training_tokens: Vec<Vec<u32>> = train.iter().map(|(_, s)| s.tokens.clone()).collect();
+        let training_harmony: Vec<HarmonyDecoded> = train
+            .iter()
+            .filter_map(|(n, _)| harmony_of.get(n).cloned())
+            .collect();
+        let harmony_tokens: BTreeMap<String, Vec<u32>> = corpus
+            .harmony
+            .iter()
+            .map(|(name, seq)| (name.clone(), seq.tokens.clone()))
+            .collect();
+        let cap = (REAL_WINDOWS_PER_SAMPLE * opts.samples).max(MIN_REAL_WINDOWS);
+        let windows = windows::real_windows(expert, &val, &harmony_tokens, opts.bars, cap);
+        if windows.is_empty() {
+            bail!(
+                "{}: no validation song has a window where the part plays",
+                expert.name()
+            );
+        }
+        let training_pitches = match expert {
+            ExpertKind::Melody => train
+                .iter()
+                .filter_map(|(_, s)| MelodyTokenizer::new().decode(&s.tokens).ok())
+                .flat_map(|notes| notes.into_iter().map(|n| n.pitch))
+                .collect(),
+            _ => vec![],
+        };
+        Ok(RealSide {
+            train_songs: train.len(),
+            reference: Reference::new(&training_tokens, &training_harmony),
+            windows,
+            training_pitches,
+        })
+    }
+
+    /// The card's checks on real music alone (see [`calibration`]).
+    pub fn calibrate(
+        &mut self,
+        expert: ExpertKind,
+        cfg: &Config,
+        seed: u64,
+    ) -> Option<calibration::RealSplit> {
+        calibration::real_split(
+            expert,
+            &self.windows,
+            &mut self.reference,
+            &self.training_pitches,
+            &cfg.eval,
+            seed,
+        )
+    }
+}
+
+/// The seed of one expert's sampling (and its chance baseline).
+fn expert_seed(opts: &EvalOptions, expert: ExpertKind) -> u64 {
+    opts.seed ^ (expert as u64).wrapping_mul(0x1000_0001)
+}
+
+/// Samples, scores and judges one expert against its real side; writes its
+/// samples as MIDI into `samples_dir`.
+fn expert_report(
+    expert: ExpertKind,
+    model: &ExpertModel,
+    mut real_side: RealSide,
+    cfg: &Config,
+    opts: &EvalOptions,
+    samples_dir: &Path,
+    progress: &ProgressBar,
+) -> anyhow::Result<ExpertCard> {
+    let sampling = SamplingOptions {
+        temperature: cfg.eval.temperature,
+        top_k: 0,
+        top_p: cfg.eval.top_p,
+    };
+    let give_key = expert == ExpertKind::Harmony && !cfg.harmony.include_keys;
+    let seed = expert_seed(opts, expert);
+    let contexts: Vec<WindowContext> = real_side.windows.iter().map(WindowContext::of).collect();
+    // The trained model and the random-token baseline sample under the
+    // same seeds, contexts and grammar.
+    let sample_from = |model: &mut dyn StepModel| {
+        sample_set(
+            expert,
+            model,
+            opts.samples,
+            opts.bars,
+            &sampling,
+            seed,
+            &contexts,
+            give_key,
+            progress,
+        )
+    };
+    let generated = sample_from(&mut CandleStepper::new(model))?;
+    let random = sample_from(&mut RandomTokens::new(expert))?;
+    let mut sample_files = Vec::new();
+    for (i, p) in generated.iter().enumerate() {
+        let path = samples_dir.join(format!("{}_{i:02}.mid", expert.name()));
+        std::fs::write(&path, midi_out::piece_midi(p)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        sample_files.push(path.display().to_string());
+    }
+    let real: Vec<Piece> = real_side.windows.iter().map(|w| w.piece.clone()).collect();
+    let reference = &mut real_side.reference;
+    let scores = [
+        score_set(&real, reference),
+        score_set(&generated, reference),
+        score_set(&random, reference),
+    ];
+    let baseline = (expert == ExpertKind::Melody)
+        .then(|| unigram_chord_tone_baseline(&generated, &real_side.training_pitches, seed));
+    let sizes = report::SetSizes {
+        train_songs: real_side.train_songs,
+        val_pieces: real.len(),
+        samples: generated.len(),
+        bars: opts.bars,
+    };
+    let mut card = report::expert_card(expert, &scores, baseline, &cfg.eval, sizes, sample_files);
+    card.real_split = real_side.calibrate(expert, cfg, seed);
+    Ok(card)
 }
 
 /// Builds the report card of every expert in `experts`, writing the card
@@ -415,13 +631,6 @@ pub fn run_eval(
     opts: &EvalOptions,
 ) -> anyhow::Result<ReportCard> {
     cfg.validate()?;
-    let t = &cfg.training;
-    let sampling = SamplingOptions {
-        temperature: cfg.eval.temperature,
-        top_k: 0,
-        top_p: cfg.eval.top_p,
-    };
-    let harmony_of = harmony_by_song(corpus);
     let progress = if opts.quiet {
         ProgressBar::hidden()
     } else {
@@ -439,15 +648,7 @@ pub fn run_eval(
 
     let mut cards = Vec::new();
     for &expert in experts {
-        let songs = corpus.sequences(expert);
-        if songs.len() < 2 {
-            bail!(
-                "{}: need at least 2 songs with a {} part, got {}",
-                expert.name(),
-                expert.name(),
-                songs.len()
-            );
-        }
+        let real_side = RealSide::build(corpus, cfg, expert, opts)?;
         let ckpt = checkpoint_path(out, expert);
         if !ckpt.exists() {
             bail!(
@@ -455,94 +656,18 @@ pub fn run_eval(
                 ckpt.display()
             );
         }
-        check_trained_on(out, expert, songs)?;
+        check_trained_on(out, expert, corpus.sequences(expert))?;
         let (model, _) = ExpertModel::load(&ckpt)?;
-        let vocab = Vocabulary::for_expert(expert);
-        let (train, val) = split_by_song(songs, t.val_fraction, t.seed);
-
-        let harmony_for = |name: &String| harmony_of.get(name);
-        let training_tokens: Vec<Vec<u32>> = train.iter().map(|(_, s)| s.tokens.clone()).collect();
-        let training_harmony: Vec<HarmonyDecoded> = train
-            .iter()
-            .filter_map(|(n, _)| harmony_for(n).cloned())
-            .collect();
-        let mut reference = Reference::new(&training_tokens, &training_harmony);
-
-        // Real: the validation songs cut to the sampled length.
-        let mut real = Vec::new();
-        let mut contexts = Vec::new();
-        for (name, seq) in &val {
-            let harmony = harmony_for(name);
-            if expert == ExpertKind::Melody && harmony.is_none() {
-                continue;
-            }
-            let tokens = cut_to_bars(&seq.tokens, &vocab, opts.bars);
-            if let Ok(p) = decode_piece(expert, tokens, harmony) {
-                real.push(p);
-                if let Some(h) = harmony {
-                    contexts.push(h.clone());
-                }
-            }
-        }
-        if real.is_empty() {
-            bail!("{}: no validation song decodes", expert.name());
-        }
-
         progress.set_message(expert.name());
-        let give_key = expert == ExpertKind::Harmony && !cfg.harmony.include_keys;
-        let seed = opts.seed ^ (expert as u64).wrapping_mul(0x1000_0001);
-        // The trained model and the random-token baseline sample under the
-        // same seeds, contexts and grammar.
-        let sample_from = |model: &mut dyn StepModel| {
-            sample_set(
-                expert,
-                model,
-                opts.samples,
-                opts.bars,
-                &sampling,
-                seed,
-                &contexts,
-                give_key,
-                &progress,
-            )
-        };
-        let generated = sample_from(&mut CandleStepper::new(&model))?;
-        let random = sample_from(&mut RandomTokens::new(expert))?;
-
-        let mut sample_files = Vec::new();
-        for (i, p) in generated.iter().enumerate() {
-            let path = samples_dir.join(format!("{}_{i:02}.mid", expert.name()));
-            std::fs::write(&path, midi_out::piece_midi(p)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-            sample_files.push(path.display().to_string());
-        }
-
-        let scores = [
-            score_set(&real, opts.bars, &mut reference),
-            score_set(&generated, opts.bars, &mut reference),
-            score_set(&random, opts.bars, &mut reference),
-        ];
-        let baseline = (expert == ExpertKind::Melody).then(|| {
-            let pitches: Vec<u8> = train
-                .iter()
-                .filter_map(|(_, s)| MelodyTokenizer::new().decode(&s.tokens).ok())
-                .flat_map(|notes| notes.into_iter().map(|n| n.pitch))
-                .collect();
-            unigram_chord_tone_baseline(&generated, &pitches, seed)
-        });
-        cards.push(report::expert_card(
+        cards.push(expert_report(
             expert,
-            &scores,
-            baseline,
-            &cfg.eval,
-            report::SetSizes {
-                train_songs: train.len(),
-                val_pieces: real.len(),
-                samples: generated.len(),
-                bars: opts.bars,
-            },
-            sample_files,
-        ));
+            &model,
+            real_side,
+            cfg,
+            opts,
+            &samples_dir,
+            &progress,
+        )?);
     }
     progress.finish_and_clear();
     let card = ReportCard {
@@ -625,7 +750,10 @@ mod tests {
                 4,
                 &opts,
                 11,
-                std::slice::from_ref(&harmony),
+                &[WindowContext {
+                    harmony: Some(harmony.clone()),
+                    metre: TimeSignature::FOUR_FOUR,
+                }],
                 false,
                 &ProgressBar::hidden(),
             )
@@ -643,8 +771,9 @@ mod tests {
                         // Through the band, even random tokens follow the
                         // host's chords on strong beats and stay in the key.
                         let key = h.key.unwrap_or(Key::new(0, Mode::Major));
-                        let strong =
-                            strong_beat_chord_tone_share(notes, |b, s| h.chord_at(b, s / 4));
+                        let strong = strong_beat_chord_tone_share(notes, p.metre, |b, s| {
+                            h.chord_at(b, s / 4)
+                        });
                         assert!(strong.is_none_or(|x| x == 1.0), "{strong:?}");
                         assert!(
                             notes.is_empty()
@@ -670,8 +799,8 @@ mod tests {
                 .map(|s| decode_harmony(&s[1]).unwrap())
                 .collect();
             let mut reference = Reference::new(&training_tokens, &harmony);
-            let real = score_set(&pieces(expert, held_out, 8), 8, &mut reference);
-            let copies = score_set(&pieces(expert, train, 8), 8, &mut reference);
+            let real = score_set(&pieces(expert, held_out, 8), &mut reference);
+            let copies = score_set(&pieces(expert, train, 8), &mut reference);
             let verdict = |set: &SetScores| {
                 health_checks(expert, &real, set, Some(0.0), &cfg)
                     .into_iter()
@@ -710,7 +839,7 @@ mod tests {
             .collect();
         let baseline = unigram_chord_tone_baseline(&real, &pitches, 1);
         let mut reference = Reference::new(&[], &[]);
-        let ratio = score_set(&real, 16, &mut reference).mean("chord-tone ratio");
+        let ratio = score_set(&real, &mut reference).mean("chord-tone ratio");
         // Triads cover 3 of 12 pitch classes; the corpus melodies are chord-tone led.
         assert!(baseline > 0.15 && baseline < 0.6, "baseline {baseline}");
         assert!(

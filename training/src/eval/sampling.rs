@@ -101,11 +101,16 @@ impl StepModel for RandomTokens {
 pub struct PieceContext<'a> {
     pub key: Option<Key>,
     pub harmony: Option<&'a HarmonyDecoded>,
+    /// The metre of the real window the piece stands beside.
+    pub metre: TimeSignature,
 }
 
-/// A validation song's chords (first `bars` bars, 4/4) as a chord track.
-pub fn chord_track_of(harmony: &HarmonyDecoded, bars: u32) -> anyhow::Result<ChordTrack> {
-    let metre = TimeSignature::FOUR_FOUR;
+/// A validation window's chords (first `bars` bars) as a chord track.
+pub fn chord_track_of(
+    harmony: &HarmonyDecoded,
+    bars: u32,
+    metre: TimeSignature,
+) -> anyhow::Result<ChordTrack> {
     let mut changes: Vec<ChordChange> = Vec::new();
     for c in harmony
         .chords
@@ -127,7 +132,7 @@ pub fn chord_track_of(harmony: &HarmonyDecoded, bars: u32) -> anyhow::Result<Cho
     Ok(ChordTrack::new(changes, bars.max(1), false, metre)?)
 }
 
-/// Samples a piece of `bars` 4/4 bars of `expert` through the band (that
+/// Samples a piece of `bars` bars (in the context's metre) of `expert` through the band (that
 /// expert alone); returns its token ids, BOS first, EOS last.
 pub fn sample_piece(
     expert: ExpertKind,
@@ -143,12 +148,13 @@ pub fn sample_piece(
     let [harmony, melody, drums] = slots;
     let mut band = Band::new(harmony, melody, drums, seed, bars.max(1) as usize)?;
     let chords = match (expert, context.harmony) {
-        (ExpertKind::Melody, Some(h)) => chord_track_of(h, bars)?,
+        (ExpertKind::Melody, Some(h)) => chord_track_of(h, bars, context.metre)?,
         _ => ChordTrack::default(),
     };
     band.set_song(SongContext {
         key: context.key,
         chords,
+        time_signature: context.metre,
         ..SongContext::default()
     })?;
     band.set_controls(
