@@ -248,9 +248,15 @@ fn analyse_harmony(
     for c in &chords {
         chord_time[c.chord.label().dense_index() as usize] += c.duration_steps as f64;
     }
+    let melody: Vec<NoteEvent> = pitched()
+        .filter(|t| t.classification.kind == TrackType::Melody)
+        .flat_map(|t| t.events.iter().cloned())
+        .collect();
     let evidence = TonicEvidence {
         final_bass: final_bass(&all),
         first_bass: first_bass(&all),
+        // A lone line is the whole profile already.
+        melody_profile: accompanied.then(|| detector.profile(&melody)),
         ..TonicEvidence::default()
     };
     let (refined, refined_confidence) =

@@ -101,6 +101,14 @@ pub struct TonicEvidence {
     /// less reliably (pickups, intros on IV or vi).
     pub first_bass: Option<u8>,
     pub first_bass_weight: f64,
+    /// Pitch profile of the melody alone: the tune states its key signature
+    /// more plainly than the accompaniment (borrowed and secondary chords
+    /// pull the piano's profile a fifth away). It never decides between
+    /// relative keys: the tune shares their notes, the tonic chord tells.
+    pub melody_profile: Option<[f64; 12]>,
+    /// Weight of the melody's correlation with each candidate's signature
+    /// (the better of the key and its relative).
+    pub melody_weight: f64,
 }
 
 /// The pitch class of the lowest note sounding at the very end.
@@ -126,6 +134,8 @@ impl Default for TonicEvidence {
             final_bass_weight: 0.1,
             first_bass: None,
             first_bass_weight: 0.1,
+            melody_profile: None,
+            melody_weight: 1.6,
         }
     }
 }
@@ -175,15 +185,21 @@ impl KeyDetector {
         profile
     }
 
+    /// Correlation of `profile` with `key`'s template.
+    pub fn correlation(&self, profile: &[f64; 12], key: Key) -> f64 {
+        let template = self.profile.weights(key.mode);
+        let rotated: [f64; 12] =
+            std::array::from_fn(|i| template[(i + 12 - key.tonic as usize) % 12]);
+        pearson(profile, &rotated)
+    }
+
     /// Correlation of `profile` with every key, best first.
     pub fn rank(&self, profile: &[f64; 12]) -> Vec<(f64, Key)> {
         let mut scores: Vec<(f64, Key)> = Vec::with_capacity(24);
         for tonic in 0..12u8 {
             for mode in [Mode::Major, Mode::Minor] {
-                let template = self.profile.weights(mode);
-                let rotated: [f64; 12] =
-                    std::array::from_fn(|i| template[(i + 12 - tonic as usize) % 12]);
-                scores.push((pearson(profile, &rotated), Key::new(tonic, mode)));
+                let key = Key::new(tonic, mode);
+                scores.push((self.correlation(profile, key), key));
             }
         }
         scores.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -223,6 +239,8 @@ impl KeyDetector {
             final_bass_weight,
             first_bass,
             first_bass_weight,
+            melody_profile,
+            melody_weight,
         } = evidence;
         let ranked = self.rank(profile);
         let total: f64 = chord_time.iter().sum();
@@ -255,7 +273,15 @@ impl KeyDetector {
                     }
                 };
                 let bonus = at(final_bass, final_bass_weight) + at(first_bass, first_bass_weight);
-                (r + tonic_weight * tonic_share(*k) + bonus, *k)
+                let tune = melody_profile
+                    .filter(|m| m.iter().sum::<f64>() > 0.0)
+                    .map_or(0.0, |m| {
+                        let signature = self
+                            .correlation(&m, *k)
+                            .max(self.correlation(&m, k.relative()));
+                        melody_weight * signature
+                    });
+                (r + tonic_weight * tonic_share(*k) + bonus + tune, *k)
             })
             .collect::<Vec<_>>();
         best.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -414,6 +440,54 @@ mod tests {
                 velocity: 90,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_tune_settles_the_signature_never_the_mode() {
+        let detector = KeyDetector::new();
+        // Accompaniment between C and G major: F and F# alike, G as often as C.
+        let mut profile = [0.0; 12];
+        for (pc, w) in [
+            (0, 3.0),
+            (2, 2.0),
+            (4, 2.0),
+            (5, 1.5),
+            (6, 1.5),
+            (7, 3.0),
+            (9, 2.0),
+            (11, 2.0),
+        ] {
+            profile[pc] = w;
+        }
+        let tune_in_g = detector.profile(&notes(&[67, 69, 71, 72, 74, 66, 67, 71, 74, 67]));
+        let no_chords = vec![0.0; ChordLabel::DENSE_COUNT as usize];
+        let mut chord_time = no_chords.clone();
+        chord_time[ChordLabel::new(7, ChordQuality::Maj).dense_index() as usize] = 1.0;
+        chord_time[ChordLabel::new(0, ChordQuality::Maj).dense_index() as usize] = 1.0;
+        let with_tune = |melody_profile| TonicEvidence {
+            melody_profile,
+            ..TonicEvidence::default()
+        };
+        let (without, _) =
+            detector.detect_with_tonic_chords(&profile, &chord_time, with_tune(None));
+        let (with, _) =
+            detector.detect_with_tonic_chords(&profile, &chord_time, with_tune(Some(tune_in_g)));
+        assert_eq!(with, Key::new(7, Mode::Major), "the tune's F# says G");
+        assert_ne!(without, with, "the accompaniment alone leans to C");
+        // A tune on C major's notes over A minor's tonic chord: still A minor.
+        let a_minor_chords = {
+            let mut t = no_chords;
+            t[ChordLabel::new(9, ChordQuality::Min).dense_index() as usize] = 1.0;
+            t
+        };
+        let a_minor = detector.profile(&notes(&[57, 60, 64, 69, 45, 52, 45, 62, 65, 69]));
+        let tune_on_c = detector.profile(&notes(&[72, 74, 76, 77, 79, 76, 72, 67, 72]));
+        let (key, _) = detector.detect_with_tonic_chords(
+            &a_minor,
+            &a_minor_chords,
+            with_tune(Some(tune_on_c)),
+        );
+        assert_eq!(key, Key::new(9, Mode::Minor));
     }
 
     #[test]

@@ -54,6 +54,14 @@ impl Key {
     /// The key signature as a MIDI key-signature event states it: sharps
     /// (negative: flats) of the major key with the same signature, in -6..=5
     /// (F#/Gb major and D#/Eb minor are written with six flats).
+    /// The key with the same signature and the other mode (C major ↔ A minor).
+    pub fn relative(self) -> Key {
+        match self.mode {
+            Mode::Major => Key::new((self.tonic + 9) % 12, Mode::Minor),
+            Mode::Minor => Key::new((self.tonic + 3) % 12, Mode::Major),
+        }
+    }
+
     pub fn signature_sharps(&self) -> i8 {
         let major_tonic = match self.mode {
             Mode::Major => self.tonic,
