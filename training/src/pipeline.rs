@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use crate::config::Config;
 use crate::eval::{run_eval, EvalOptions, ReportCard};
@@ -11,7 +11,7 @@ use crate::export::{export_checkpoint, ExportReport};
 use crate::model::{ExpertModel, ExpertModelConfig};
 use crate::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
 use crate::train::{checkpoint_path, train_expert, TrainOptions, TrainReport};
-use nomad_muse::runtime::{Band, Part, PartControls, SamplingOptions};
+use nomad_muse::runtime::{Band, ExpertSession, Part, PartControls, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
 
 /// `--expert drums|harmony|melody|all`.
@@ -369,12 +369,24 @@ pub fn sketch(
     seed: u64,
     temperature: f32,
 ) -> anyhow::Result<usize> {
-    let mut band = Band::load(
-        &onnx_dir.join("drums.onnx"),
-        &onnx_dir.join("harmony.onnx"),
-        &onnx_dir.join("melody.onnx"),
-        seed,
-    )?;
+    // Whichever experts were exported: a folder without drums trains none.
+    let load = |name: &str| -> anyhow::Result<Option<ExpertSession>> {
+        let path = onnx_dir.join(format!("{name}.onnx"));
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(
+            ExpertSession::load(&path).with_context(|| format!("loading {}", path.display()))?,
+        ))
+    };
+    let (harmony, melody, drums) = (load("harmony")?, load("melody")?, load("drums")?);
+    if harmony.is_none() && melody.is_none() && drums.is_none() {
+        bail!(
+            "{} holds none of drums.onnx, harmony.onnx, melody.onnx: export first",
+            onnx_dir.display()
+        );
+    }
+    let mut band = Band::new(harmony, melody, drums, seed, bars.max(1) as usize)?;
     for part in Part::ALL {
         let controls = PartControls {
             sampling: SamplingOptions {

@@ -103,6 +103,10 @@ fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     let exported: Vec<ExpertKind> = exports.iter().map(|r| r.expert).collect();
     assert_eq!(exported, [ExpertKind::Harmony, ExpertKind::Melody]);
     assert!(!out.join("onnx/drums.onnx").exists());
+    // The sketch plays the experts there are.
+    let notes = pipeline::sketch(&out.join("onnx"), &out.join("sketch.mid"), 4, 1, 0.9).unwrap();
+    assert!(notes > 0);
+    assert!(out.join("sketch.mid").exists());
 
     // Naming the expert the folder lacks is an error that says why.
     let drums = ExpertChoice::parse("drums").unwrap();
