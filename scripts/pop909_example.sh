@@ -4,12 +4,14 @@
 # POP909 folder (github.com/music-x-lab/POP909-Dataset, MIT licence). Songs
 # 810–909 are never read: they are the held-out part.
 #
-#   scripts/pop909_example.sh ~/POP909-Dataset/POP909 [artifacts_pop909]
+#   scripts/pop909_example.sh ~/POP909-Dataset/POP909 [artifacts_pop909] [train flags…]
 #
+# Flags after the output folder go to `training train` (e.g. --epochs 1 for a dry run).
 # Prints the time of each step and leaves the report card in <out>/report_card.md.
 set -euo pipefail
 pop909=${1:?usage: scripts/pop909_example.sh <POP909 folder> [out folder]}
 out=${2:-artifacts_pop909}
+shift $(($# < 2 ? $# : 2))
 cd "$(dirname "$0")/.."
 songs="$out/midi"
 mkdir -p "$songs"
@@ -31,7 +33,7 @@ step() {
     printf '%s\t%d s\n' "$name" $((SECONDS - start)) | tee -a "$out/times.tsv"
 }
 step prepare "$training" prepare --midi_dir "$songs" --out "$out/prepared"
-step train "$training" train --midi_dir "$songs" --out "$out"
+step train "$training" train --midi_dir "$songs" --out "$out" "$@"
 step eval "$training" eval --midi_dir "$songs" --out "$out"
 step export "$training" export --artifacts "$out"
 step sketch "$training" sketch --onnx-dir "$out/onnx" --out "$out/sketch.mid" --bars 16
