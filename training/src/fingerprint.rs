@@ -20,17 +20,10 @@ fn sha(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Crate version plus the git commit when built inside a checkout.
+/// Crate version plus a hash of the sources, captured when this binary was
+/// built (`build.rs`), so a run never depends on where it is started from.
 pub fn code_version() -> String {
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    format!("{}+{commit}", env!("CARGO_PKG_VERSION"))
+    env!("NOMAD_MUSE_CODE_VERSION").to_string()
 }
 
 /// Hash of a data manifest: every song name and its token ids, in order.

@@ -9,4 +9,5 @@ pub mod fingerprint;
 pub mod model;
 pub mod pipeline;
 pub mod prepare;
+pub mod threads;
 pub mod train;

@@ -3,6 +3,11 @@
 //! With no subcommand it runs the demo on the embedded default corpus; the
 //! design seed's flags (`--midi_dir --out --config --expert --epochs
 //! --prepare_only --eval_only`) work on the bare command too.
+//!
+//! Every multi-word flag is spelled snake_case (the documented form) and
+//! accepts the kebab-case form too; every output flag names what it writes
+//! (`--artifacts_dir`, `--prepared_dir`, `--onnx_file`, `--midi_file` …),
+//! with the seed's `--out` kept as a hidden alias where it was documented.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,16 +31,20 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     seed_flags: SeedFlags,
+    /// Compute threads for training and scoring (default: the count measured
+    /// fastest for these small models, see `training::threads`).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
 }
 
 /// The design seed's flags for the bare command.
 #[derive(Args, Clone, Default)]
 struct SeedFlags {
     /// Only convert MIDI to NSF and tokens (seed: `--prepare_only`).
-    #[arg(long = "prepare_only", alias = "prepare-only")]
+    #[arg(long = "prepare_only", visible_alias = "prepare-only")]
     prepare_only: bool,
     /// Only evaluate trained experts (seed: `--eval_only`).
-    #[arg(long = "eval_only", alias = "eval-only")]
+    #[arg(long = "eval_only", visible_alias = "eval-only")]
     eval_only: bool,
     #[command(flatten)]
     common: CommonFlags,
@@ -44,10 +53,15 @@ struct SeedFlags {
 #[derive(Args, Clone, Default)]
 struct CommonFlags {
     /// Folder of MIDI files (default: the generated corpus in <out>/corpus).
-    #[arg(long = "midi_dir", alias = "midi-dir")]
+    #[arg(long = "midi_dir", visible_alias = "midi-dir")]
     midi_dir: Option<PathBuf>,
-    /// Artifacts folder.
-    #[arg(long, default_value = "artifacts")]
+    /// Artifacts folder (corpus/, prepared/, checkpoints/, logs/, onnx/ …).
+    #[arg(
+        long = "artifacts_dir",
+        visible_alias = "artifacts-dir",
+        alias = "out",
+        default_value = "artifacts"
+    )]
     out: PathBuf,
     /// YAML config (default: the built-in config_multi_expert.yaml).
     #[arg(long)]
@@ -70,7 +84,7 @@ struct CommonFlags {
     /// Bar lines from the files' declared time signatures even where the
     /// music's periodicity contradicts them (e.g. a 1/4 that makes every
     /// beat a bar).
-    #[arg(long = "keep_declared_metre", alias = "keep-declared-metre")]
+    #[arg(long = "keep_declared_metre", visible_alias = "keep-declared-metre")]
     keep_declared_metre: bool,
 }
 
@@ -109,7 +123,8 @@ struct EvalFlags {
 enum Command {
     /// Generate the synthetic multi-track corpus.
     GenCorpus {
-        #[arg(long)]
+        /// Folder the MIDI files and corpus_manifest.json are written to.
+        #[arg(long = "corpus_dir", visible_alias = "corpus-dir", alias = "out")]
         out: PathBuf,
         #[arg(long, default_value_t = 120)]
         songs: usize,
@@ -118,14 +133,15 @@ enum Command {
     },
     /// MIDI folder → NSF JSON, token files, vocabularies, manifest.
     Prepare {
-        #[arg(long = "midi_dir", alias = "midi-dir")]
+        #[arg(long = "midi_dir", visible_alias = "midi-dir")]
         midi_dir: PathBuf,
-        #[arg(long)]
+        /// Folder for the NSF files, tokens, vocabularies and manifest.json.
+        #[arg(long = "prepared_dir", visible_alias = "prepared-dir", alias = "out")]
         out: PathBuf,
         #[arg(long)]
         quiet: bool,
         /// Keep the files' declared metre (see `train --help`).
-        #[arg(long = "keep_declared_metre", alias = "keep-declared-metre")]
+        #[arg(long = "keep_declared_metre", visible_alias = "keep-declared-metre")]
         keep_declared_metre: bool,
     },
     /// Train experts (prepares the data first).
@@ -137,17 +153,32 @@ enum Command {
         /// One checkpoint (`<expert>_best.safetensors`); default: all in <out>/checkpoints.
         #[arg(long)]
         ckpt: Option<PathBuf>,
-        /// Output .onnx file (with --ckpt) or folder.
-        #[arg(long)]
-        out: Option<PathBuf>,
+        /// The .onnx file written from --ckpt (default: <artifacts_dir>/onnx/<expert>.onnx).
+        #[arg(
+            long = "onnx_file",
+            visible_alias = "onnx-file",
+            alias = "out",
+            requires = "ckpt"
+        )]
+        onnx_file: Option<PathBuf>,
+        /// Folder for <expert>.onnx of every chosen expert (default: <artifacts_dir>/onnx).
+        #[arg(long = "onnx_dir", visible_alias = "onnx-dir", conflicts_with = "ckpt")]
+        onnx_dir: Option<PathBuf>,
         #[arg(long, default_value = "all")]
         expert: String,
-        #[arg(long, default_value = "artifacts")]
+        /// Artifacts folder whose checkpoints/ are exported.
+        #[arg(
+            long = "artifacts_dir",
+            visible_alias = "artifacts-dir",
+            alias = "artifacts",
+            default_value = "artifacts"
+        )]
         artifacts: PathBuf,
     },
     /// Export untrained experts (test fixtures, benchmarks).
     ExportRandom {
-        #[arg(long)]
+        /// Folder for drums.onnx, harmony.onnx, melody.onnx.
+        #[arg(long = "onnx_dir", visible_alias = "onnx-dir", alias = "out")]
         out: PathBuf,
         #[arg(long, default_value_t = 7)]
         seed: u64,
@@ -158,15 +189,26 @@ enum Command {
         /// A valid exported expert to start from.
         #[arg(long)]
         from: PathBuf,
-        #[arg(long)]
+        /// Folder the hostile .onnx files are written to.
+        #[arg(long = "crafted_dir", visible_alias = "crafted-dir", alias = "out")]
         out: PathBuf,
     },
     /// Generate bars with exported experts and write a MIDI file.
     Sketch {
         /// Folder with drums.onnx, harmony.onnx, melody.onnx.
-        #[arg(long, default_value = "artifacts/onnx")]
+        #[arg(
+            long = "onnx_dir",
+            visible_alias = "onnx-dir",
+            default_value = "artifacts/onnx"
+        )]
         onnx_dir: PathBuf,
-        #[arg(long, default_value = "artifacts/sketch.mid")]
+        /// The MIDI file written.
+        #[arg(
+            long = "midi_file",
+            visible_alias = "midi-file",
+            alias = "out",
+            default_value = "artifacts/sketch.mid"
+        )]
         out: PathBuf,
         #[arg(long, default_value_t = 16)]
         bars: u32,
@@ -187,6 +229,7 @@ fn load_config(path: &Option<PathBuf>) -> anyhow::Result<Config> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    training::threads::configure(cli.threads)?;
     match cli.command {
         Some(Command::GenCorpus { out, songs, seed }) => {
             let generated = training::corpus::generate_corpus(&out, songs, seed)?;
@@ -230,13 +273,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(flags)) => eval(&flags)?,
         Some(Command::Export {
             ckpt,
-            out,
+            onnx_file,
+            onnx_dir,
             expert,
             artifacts,
         }) => {
             pipeline::export(
                 ckpt.as_deref(),
-                out.as_deref(),
+                onnx_file.or(onnx_dir).as_deref(),
                 &ExpertChoice::parse(&expert)?,
                 &artifacts,
             )?;
@@ -352,5 +396,56 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("training").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn the_flag_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn documented_snake_case_and_kebab_case_spellings_both_parse() {
+        for onnx in ["--onnx_dir", "--onnx-dir"] {
+            for midi in ["--midi_file", "--midi-file", "--out"] {
+                match parse(&["sketch", onnx, "o", midi, "s.mid"]).command {
+                    Some(Command::Sketch { onnx_dir, out, .. }) => {
+                        assert_eq!((onnx_dir, out), ("o".into(), "s.mid".into()))
+                    }
+                    _ => panic!("not a sketch"),
+                }
+            }
+        }
+        for artifacts in ["--artifacts_dir", "--artifacts-dir", "--out"] {
+            let cli = parse(&["--midi_dir", "m", artifacts, "a", "--eval_only"]);
+            assert_eq!(cli.seed_flags.common.out, PathBuf::from("a"));
+            assert_eq!(cli.seed_flags.common.midi_dir, Some("m".into()));
+            assert!(cli.seed_flags.eval_only);
+        }
+        let cli = parse(&["train", "--midi-dir", "m", "--threads", "2"]);
+        assert_eq!(cli.threads, Some(2));
+    }
+
+    #[test]
+    fn export_names_a_file_for_one_checkpoint_and_a_folder_for_all() {
+        match parse(&["export", "--ckpt", "c.safetensors", "--onnx_file", "d.onnx"]).command {
+            Some(Command::Export { onnx_file, .. }) => assert_eq!(onnx_file, Some("d.onnx".into())),
+            _ => panic!("not an export"),
+        }
+        // A file without a checkpoint, or a folder with one, is refused.
+        assert!(Cli::try_parse_from(["training", "export", "--onnx_file", "d.onnx"]).is_err());
+        assert!(
+            Cli::try_parse_from(["training", "export", "--ckpt", "c", "--onnx_dir", "o"]).is_err()
+        );
     }
 }

@@ -117,6 +117,21 @@ fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     );
     let err = pipeline::export(None, None, &drums, &out).unwrap_err();
     assert!(err.to_string().contains("no checkpoint"), "{err}");
+
+    // Each expert has its own fingerprint; the card refuses a checkpoint
+    // whose fingerprint is another run's, or missing, instead of scoring it.
+    let harmony = ExpertChoice::parse("harmony").unwrap();
+    let checkpoints = out.join("checkpoints");
+    let harmony_fp = checkpoints.join("harmony_fingerprint.json");
+    let original = std::fs::read(&harmony_fp).unwrap();
+    std::fs::copy(checkpoints.join("melody_fingerprint.json"), &harmony_fp).unwrap();
+    let err = pipeline::evaluate(&out, &corpus, &cfg, &harmony, &opts).unwrap_err();
+    assert!(err.to_string().contains("does not belong"), "{err:#}");
+    std::fs::remove_file(&harmony_fp).unwrap();
+    let err = pipeline::evaluate(&out, &corpus, &cfg, &harmony, &opts).unwrap_err();
+    assert!(format!("{err:#}").contains("fingerprint"), "{err:#}");
+    std::fs::write(&harmony_fp, original).unwrap();
+    pipeline::evaluate(&out, &corpus, &cfg, &harmony, &opts).unwrap();
     let _ = std::fs::remove_dir_all(&out);
 }
 

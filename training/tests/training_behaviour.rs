@@ -92,7 +92,9 @@ fn a_tiny_model_memorises_a_two_bar_pattern() {
     );
     assert!(report.val_perplexity < report.unigram_val_perplexity);
     assert!(dir.join("checkpoints/drums_best.safetensors").exists());
-    assert!(dir.join("checkpoints/fingerprint.json").exists());
+    assert!(dir.join("checkpoints/drums_fingerprint.json").exists());
+    // One fingerprint per expert: no shared file another expert overwrites.
+    assert!(!dir.join("checkpoints/fingerprint.json").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
 

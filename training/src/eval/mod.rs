@@ -15,7 +15,7 @@ pub mod report;
 pub mod sampling;
 pub mod windows;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -26,7 +26,7 @@ use crate::corpus::SplitMix64;
 use crate::fingerprint::data_hash;
 use crate::model::ExpertModel;
 use crate::prepare::PreparedCorpus;
-use crate::train::{checkpoint_path, split_by_song};
+use crate::train::{checkpoint_path, fingerprint_path, split_by_song};
 use metrics::*;
 use nomad_muse::runtime::SamplingOptions;
 use nomad_muse::runtime::{StepModel, TimeSignature};
@@ -379,21 +379,43 @@ pub fn unigram_chord_tone_baseline(pieces: &[Piece], training_pitches: &[u8], se
     ratios.iter().sum::<f64>() / ratios.len().max(1) as f64
 }
 
-/// Checks that the checkpoint was trained on this corpus (so the split matches).
+/// Checks that the checkpoint has its own fingerprint beside it, that the
+/// fingerprint is the one the checkpoint was saved with, and that it was
+/// trained on this corpus (so the train/validation split matches). A
+/// checkpoint without one is refused: its split cannot be known.
 fn check_trained_on(
     out: &Path,
     expert: ExpertKind,
+    checkpoint_meta: &HashMap<String, String>,
     songs: &[(String, EncodedSequence)],
 ) -> anyhow::Result<()> {
-    let fp_path =
-        checkpoint_path(out, expert).with_file_name(format!("{}_fingerprint.json", expert.name()));
-    let Ok(text) = std::fs::read_to_string(&fp_path) else {
-        return Ok(());
-    };
+    let fp_path = fingerprint_path(out, expert);
+    let text = std::fs::read_to_string(&fp_path).with_context(|| {
+        format!(
+            "{}: the checkpoint's fingerprint {} cannot be read, so the data it was trained \
+             on is unknown; train it again",
+            expert.name(),
+            fp_path.display()
+        )
+    })?;
     let fp: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", fp_path.display()))?;
-    let trained = fp.get("data_sha256").and_then(|v| v.as_str()).unwrap_or("");
-    if !trained.is_empty() && trained != data_hash(songs) {
+    let field = |name: &str| fp.get(name).and_then(|v| v.as_str()).unwrap_or("");
+    let saved_with = checkpoint_meta
+        .get("nomad.fingerprint")
+        .map(String::as_str)
+        .unwrap_or("");
+    if field("hash").is_empty() || field("hash") != saved_with {
+        bail!(
+            "{}: {} does not belong to the checkpoint beside it (fingerprint {:?}, checkpoint \
+             saved with {:?}); train it again",
+            expert.name(),
+            fp_path.display(),
+            field("hash"),
+            saved_with
+        );
+    }
+    if field("data_sha256") != data_hash(songs) {
         bail!(
             "{}: the checkpoint was trained on other data than {} holds (data hash differs); \
              evaluate with the --midi_dir it was trained on",
@@ -656,8 +678,8 @@ pub fn run_eval(
                 ckpt.display()
             );
         }
-        check_trained_on(out, expert, corpus.sequences(expert))?;
-        let (model, _) = ExpertModel::load(&ckpt)?;
+        let (model, checkpoint_meta) = ExpertModel::load(&ckpt)?;
+        check_trained_on(out, expert, &checkpoint_meta, corpus.sequences(expert))?;
         progress.set_message(expert.name());
         cards.push(expert_report(
             expert,

@@ -57,6 +57,11 @@ pub fn checkpoint_path(out_dir: &Path, expert: ExpertKind) -> PathBuf {
         .join(format!("{}_best.safetensors", expert.name()))
 }
 
+/// The fingerprint of `expert`'s checkpoint, beside it (one per expert).
+pub fn fingerprint_path(out_dir: &Path, expert: ExpertKind) -> PathBuf {
+    checkpoint_path(out_dir, expert).with_file_name(format!("{}_fingerprint.json", expert.name()))
+}
+
 fn lr_at(step: usize, total: usize, warmup: usize, base: f64) -> f64 {
     if step < warmup {
         return base * (step + 1) as f64 / warmup as f64;
@@ -244,11 +249,7 @@ pub fn train_expert(
         vocab.to_json(),
     )?;
     std::fs::write(
-        ckpt_dir.join(format!("{}_fingerprint.json", expert.name())),
-        serde_json::to_string_pretty(&fingerprint)?,
-    )?;
-    std::fs::write(
-        ckpt_dir.join("fingerprint.json"),
+        fingerprint_path(out_dir, expert),
         serde_json::to_string_pretty(&fingerprint)?,
     )?;
 

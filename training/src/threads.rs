@@ -1,0 +1,29 @@
+//! How many threads training and scoring compute with.
+//!
+//! candle's CPU kernels (gemm and the element-wise ops) split work over
+//! rayon's global pool and size their splits from `RAYON_NUM_THREADS`. These
+//! experts are small (hidden 64–128, batches of a few dozen rows): a split
+//! costs more in synchronisation than it saves, so the default is the count
+//! `cargo run --release -p training --bin train_bench -- --threads-sweep`
+//! measured fastest (see the README's training throughput table), not
+//! rayon's one-per-core.
+
+/// The measured default (see the module comment).
+pub const DEFAULT_THREADS: usize = 1;
+
+/// Sets the compute thread count for the whole process (call it once, before
+/// any training or scoring): `threads` or [`DEFAULT_THREADS`]. Returns the
+/// count used.
+pub fn configure(threads: Option<usize>) -> anyhow::Result<usize> {
+    let n = threads.unwrap_or(DEFAULT_THREADS);
+    if n == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    // candle reads the variable for its gemm splits; rayon for its pool.
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    // Already built (a second call, or a library user's own pool): keep it.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    Ok(n)
+}
