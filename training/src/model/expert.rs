@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
-use super::gru::GruLayer;
+use super::gru::{GruKernel, GruLayer};
 use super::init::{dropout_mask, normal, uniform};
 use crate::config::{Conditioning, Config};
 use crate::corpus::SplitMix64;
@@ -89,9 +89,16 @@ pub struct ExpertModel {
     head_weight: Var,
     head_bias: Var,
     groove: Option<(Var, Var)>,
+    /// How the GRU layers run (fused by default; composed is the reference).
+    kernel: GruKernel,
 }
 
 impl ExpertModel {
+    /// Selects how the GRU layers run their recurrence.
+    pub fn set_gru_kernel(&mut self, kernel: GruKernel) {
+        self.kernel = kernel;
+    }
+
     /// A freshly initialised network (PyTorch's schemes, from `seed`).
     pub fn new(config: ExpertModelConfig, seed: u64) -> candle_core::Result<Self> {
         let mut rng = SplitMix64::new(seed);
@@ -133,6 +140,7 @@ impl ExpertModel {
             head_weight,
             head_bias,
             groove,
+            kernel: GruKernel::default(),
         })
     }
 
@@ -221,7 +229,7 @@ impl ExpertModel {
                 x = (&x * dropout_mask(rng, x.dims(), p)?)?;
             }
             let h0 = Tensor::zeros((b, layer.hidden), DType::F32, &Device::Cpu)?;
-            x = layer.forward(&x, &h0)?.0;
+            x = layer.forward(&x, &h0, self.kernel)?.0;
         }
         if let Some(rng) = dropout_rng.filter(|_| p > 0.0) {
             x = (&x * dropout_mask(rng, x.dims(), p)?)?;
@@ -259,7 +267,7 @@ impl ExpertModel {
                 Some(h) => Tensor::from_slice(h, (1, layer.hidden), &dev)?,
                 None => Tensor::zeros((1, layer.hidden), DType::F32, &dev)?,
             };
-            let (out, last) = layer.forward(&x, &h0)?;
+            let (out, last) = layer.forward(&x, &h0, self.kernel)?;
             new_hidden.push(last.flatten_all()?.to_vec1::<f32>()?);
             x = out;
         }

@@ -3,10 +3,11 @@
 
 mod expert;
 mod gru;
+mod gru_fused;
 pub mod init;
 
 pub use expert::{
     masked_cross_entropy, ExpertModel, ExpertModelConfig, ForwardOutput, NamedWeight,
     CHORD_CONDITIONS, KEY_CONDITIONS,
 };
-pub use gru::GruLayer;
+pub use gru::{GruKernel, GruLayer};
