@@ -1,6 +1,7 @@
 //! The Nomad Muse training pipeline as a library: the `training` binary and
 //! the workspace integration tests both drive it.
 
+pub mod compute;
 pub mod config;
 pub mod corpus;
 pub mod eval;
@@ -9,5 +10,4 @@ pub mod fingerprint;
 pub mod model;
 pub mod pipeline;
 pub mod prepare;
-pub mod threads;
 pub mod train;

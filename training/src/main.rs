@@ -32,7 +32,7 @@ struct Cli {
     #[command(flatten)]
     seed_flags: SeedFlags,
     /// Compute threads for training and scoring (default: the count measured
-    /// fastest for these small models, see `training::threads`).
+    /// fastest for these small models, see `training::compute`).
     #[arg(long, global = true)]
     threads: Option<usize>,
 }
@@ -229,7 +229,7 @@ fn load_config(path: &Option<PathBuf>) -> anyhow::Result<Config> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    training::threads::configure(cli.threads)?;
+    training::compute::configure(cli.threads)?;
     match cli.command {
         Some(Command::GenCorpus { out, songs, seed }) => {
             let generated = training::corpus::generate_corpus(&out, songs, seed)?;

@@ -163,7 +163,7 @@ fn kernel_name(k: GruKernel) -> &'static str {
 fn main() -> anyhow::Result<()> {
     let o = parse_args()?;
     let max_threads = o.threads.iter().copied().max().unwrap_or(1);
-    training::threads::configure(Some(max_threads))?;
+    training::compute::configure(Some(max_threads))?;
     let cfg = Config::default();
     let contenders: Vec<(GruKernel, usize)> = o
         .kernels
@@ -182,6 +182,7 @@ fn main() -> anyhow::Result<()> {
     }
     for &expert in &o.experts {
         let b = o.batch.unwrap_or(cfg.batch_size(expert));
+        let m = ExpertModelConfig::from_config(expert, &cfg);
         let mut rates = vec![Vec::new(); contenders.len()];
         for round in 0..o.rounds {
             for (c, &(kernel, threads)) in contenders.iter().enumerate() {
@@ -197,7 +198,10 @@ fn main() -> anyhow::Result<()> {
                     "{}",
                     serde_json::json!({"expert": expert.name(), "gru": kernel_name(*kernel),
                         "threads": threads, "batch": b, "seq_len": cfg.seq_len(expert),
-                        "steps": o.steps, "tokens_per_s": rate})
+                        "steps": o.steps, "tokens_per_s": rate, "vocab": m.vocab_size,
+                        "embed_dim": m.embed_dim, "hidden": m.hidden_size, "layers": m.num_layers,
+                        "conditioned": expert.is_conditioned(),
+                        "chord_conditions": CHORD_CONDITIONS, "key_conditions": KEY_CONDITIONS})
                 );
             } else {
                 println!(
