@@ -3,11 +3,10 @@
 //!
 //! candle's CPU kernels (gemm and the element-wise ops) split work over
 //! rayon's global pool and size their splits from `RAYON_NUM_THREADS`. These
-//! experts are small (hidden 64–128, batches of a few dozen rows): a split
-//! costs more in synchronisation than it saves, so the default is the count
-//! `cargo run --release -p training --bin train_bench -- --threads-sweep`
-//! measured fastest (see the README's training throughput table), not
-//! rayon's one-per-core.
+//! experts are small (hidden 64–128, batches of 8–32 rows): a second thread
+//! bought at most 7% (`target/release/train_bench --contenders fused
+//! --threads 1,2`, README "Training speed") while taking the other core from
+//! everything else, so the default is one thread, not rayon's one per core.
 
 /// The measured default (see the module comment).
 pub const DEFAULT_THREADS: usize = 1;
