@@ -32,11 +32,11 @@ step() {
     "$@"
     printf '%s\t%d s\n' "$name" $((SECONDS - start)) | tee -a "$out/times.tsv"
 }
-step prepare "$training" prepare --midi_dir "$songs" --out "$out/prepared"
-step train "$training" train --midi_dir "$songs" --out "$out" "$@"
-step eval "$training" eval --midi_dir "$songs" --out "$out"
-step export "$training" export --artifacts "$out"
-step sketch "$training" sketch --onnx-dir "$out/onnx" --out "$out/sketch.mid" --bars 16
+step prepare "$training" prepare --midi_dir "$songs" --prepared_dir "$out/prepared"
+step train "$training" train --midi_dir "$songs" --artifacts_dir "$out" "$@"
+step eval "$training" eval --midi_dir "$songs" --artifacts_dir "$out"
+step export "$training" export --artifacts_dir "$out"
+step sketch "$training" sketch --onnx_dir "$out/onnx" --midi_file "$out/sketch.mid" --bars 16
 echo "== times (2 cores: see README)"
 cat "$out/times.tsv"
 echo "report card: $out/report_card.md"
