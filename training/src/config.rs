@@ -106,6 +106,11 @@ pub struct TrainingOptions {
     pub val_fraction: f64,
     pub seed: u64,
     pub groove_loss_weight: f64,
+    /// Tokens an expert trains on at most, over all its epochs: a big
+    /// folder gets fewer passes (each already holds more music), so the main
+    /// job stays minutes, not hours. An explicit `--epochs` is not capped.
+    #[serde(default)]
+    pub max_train_tokens: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

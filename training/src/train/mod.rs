@@ -62,6 +62,29 @@ pub fn fingerprint_path(out_dir: &Path, expert: ExpertKind) -> PathBuf {
     checkpoint_path(out_dir, expert).with_file_name(format!("{}_fingerprint.json", expert.name()))
 }
 
+/// (epochs, steps per epoch) within `budget` training tokens: fewer epochs
+/// when the configured ones would exceed it, and, when even one full epoch
+/// would, epochs of a random part of the windows.
+fn budgeted_schedule(
+    epochs: usize,
+    full_steps: usize,
+    tokens_per_epoch: usize,
+    budget: Option<usize>,
+) -> (usize, usize) {
+    let Some(budget) = budget.filter(|_| tokens_per_epoch > 0 && full_steps > 0) else {
+        return (epochs, full_steps);
+    };
+    if epochs * tokens_per_epoch <= budget {
+        return (epochs, full_steps);
+    }
+    let fitting = budget / tokens_per_epoch;
+    if fitting >= 1 {
+        return (fitting.min(epochs), full_steps);
+    }
+    let tokens_per_step = tokens_per_epoch.div_ceil(full_steps);
+    (1, (budget / tokens_per_step).clamp(1, full_steps))
+}
+
 fn lr_at(step: usize, total: usize, warmup: usize, base: f64) -> f64 {
     if step < warmup {
         return base * (step + 1) as f64 / warmup as f64;
@@ -217,16 +240,24 @@ pub fn train_expert(
             ..Default::default()
         },
     )?;
-    let epochs = opts.epochs.unwrap_or(cfg.epochs(expert)).max(1);
-    let batch_size = cfg.batch_size(expert);
-    let steps_per_epoch = train.len().div_ceil(batch_size);
-    let total_steps = steps_per_epoch * epochs;
-    // Small corpora (harmony has few tokens a bar) get few steps an epoch.
-    let warmup = t.warmup_steps.min(total_steps / 5);
     let train_tokens: usize = train
         .iter()
         .map(|w| w.target_mask().iter().filter(|m| **m > 0.0).count())
         .sum();
+    let batch_size = cfg.batch_size(expert);
+    let full_steps = train.len().div_ceil(batch_size);
+    let (epochs, steps_per_epoch) = match opts.epochs {
+        Some(e) => (e.max(1), full_steps),
+        None => budgeted_schedule(
+            cfg.epochs(expert).max(1),
+            full_steps,
+            train_tokens,
+            t.max_train_tokens,
+        ),
+    };
+    let total_steps = steps_per_epoch * epochs;
+    // Small corpora (harmony has few tokens a bar) get few steps an epoch.
+    let warmup = t.warmup_steps.min(total_steps / 5);
     let unigram = unigram_perplexity(&train, &val, vocab.len());
 
     let ckpt = checkpoint_path(out_dir, expert);
@@ -255,13 +286,21 @@ pub fn train_expert(
 
     if !opts.quiet {
         eprintln!(
-            "{}: {} parameters, {} train / {} val songs, {} windows, unigram val ppl {:.2}",
+            "{}: {} parameters, {} train / {} val songs, {} windows, unigram val ppl {:.2}; \
+             {epochs} epochs of {steps_per_epoch} steps{}",
             expert.name(),
             model.param_count(),
             train_songs.len(),
             val_songs.len(),
             train.len(),
-            unigram
+            unigram,
+            if steps_per_epoch * epochs < full_steps * cfg.epochs(expert).max(1)
+                && opts.epochs.is_none()
+            {
+                " (within training.max_train_tokens)"
+            } else {
+                ""
+            }
         );
     }
     let mut rng = SplitMix64::new(t.seed.wrapping_mul(31).wrapping_add(expert as u64));
@@ -293,7 +332,8 @@ pub fn train_expert(
             order.swap(i, rng.below(i + 1));
         }
         let (mut loss_sum, mut loss_n, mut tokens) = (0.0, 0.0, 0usize);
-        for chunk in order.chunks(batch_size) {
+        // Under a token budget an epoch may see a random part of the windows.
+        for chunk in order.chunks(batch_size).take(steps_per_epoch) {
             let windows: Vec<Window> = chunk.iter().map(|i| train[*i].clone()).collect();
             let batch = Batch::new(&windows, expert)?;
             let (ce, groove) = batch_loss(&model, &batch, Some(&mut rng))?;
@@ -362,4 +402,29 @@ pub fn train_expert(
         checkpoint: ckpt,
         fingerprint: fingerprint.hash,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::budgeted_schedule;
+
+    #[test]
+    fn the_token_budget_shortens_big_folders_only() {
+        // Small corpus: the configured schedule.
+        assert_eq!(
+            budgeted_schedule(12, 100, 100_000, Some(4_000_000)),
+            (12, 100)
+        );
+        assert_eq!(budgeted_schedule(12, 100, 100_000, None), (12, 100));
+        // Big corpus: fewer full epochs …
+        assert_eq!(
+            budgeted_schedule(150, 5_000, 420_000, Some(4_000_000)),
+            (9, 5_000)
+        );
+        // … or one epoch of part of the windows.
+        assert_eq!(
+            budgeted_schedule(12, 10_000, 8_000_000, Some(4_000_000)),
+            (1, 5_000)
+        );
+    }
 }
