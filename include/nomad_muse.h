@@ -133,6 +133,11 @@ typedef enum MuseReroll {
 } MuseReroll;
 
 /**
+ * The arrangement's parts as the form sees them.
+ */
+typedef struct FormPart FormPart;
+
+/**
  * Three experts generating bar by bar together (opaque). Created by
  * `muse_band_new`, freed by `muse_band_free`; used by one thread at a time.
  */

@@ -79,7 +79,7 @@ pub fn midi_to_nsf_with(
     assign_part_roles(&song.tracks, &mut tracks, &polyphony, ppq);
     let chordal: Vec<bool> = polyphony.iter().map(|p| *p >= CHORDAL_POLYPHONY).collect();
     let harmony = analyse_harmony(&tracks, &chordal, &global, &tempo);
-    Ok(Nsf {
+    let mut nsf = Nsf {
         global,
         tracks,
         chords: harmony.chords,
@@ -91,7 +91,10 @@ pub fn midi_to_nsf_with(
             harmony_sounds: harmony.sounds,
             metre,
         },
-    })
+        form: None,
+    };
+    nsf.form = super::form::analyse_form(&nsf);
+    Ok(nsf)
 }
 
 /// The declared bar lines, or the music's own where the declaration is

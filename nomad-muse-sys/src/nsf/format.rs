@@ -21,6 +21,10 @@ pub struct Nsf {
     #[serde(default)]
     pub key_segments: Vec<KeySegment>,
     pub metadata: Metadata,
+    /// Sections, repeats, energy, parts and fills per bar (`nsf::form`).
+    /// Absent in files written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<super::form::SongForm>,
 }
 
 /// A stretch of the song in one key.

@@ -3,6 +3,7 @@
 pub mod chords;
 pub mod classify;
 mod convert;
+pub mod form;
 mod format;
 pub mod key;
 pub mod metre;

@@ -197,6 +197,7 @@ pub(crate) mod test_support {
                 harmony_sounds: true,
                 metre: Default::default(),
             },
+            form: None,
         }
     }
 }

@@ -99,6 +99,7 @@ fn clip_nsf(part: Part, notes: &[PrimerNote], bars: u32, metre: TimeSignature) -
             harmony_sounds: false,
             metre: Default::default(),
         },
+        form: None,
     }
 }
 
