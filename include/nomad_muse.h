@@ -107,6 +107,10 @@ typedef enum MuseExpertKind {
   MUSE_EXPERT_DRUMS = 0,
   MUSE_EXPERT_HARMONY = 1,
   MUSE_EXPERT_MELODY = 2,
+  /**
+   * The song's form and energy (sections, repeats, part densities, fills).
+   */
+  MUSE_EXPERT_CONDUCTOR = 3,
 } MuseExpertKind;
 
 /**

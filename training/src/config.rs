@@ -45,6 +45,21 @@ fn default_embed() -> usize {
     32
 }
 
+/// The seed's size class for the Conductor (one GRU layer of 32–64).
+fn default_conductor_model() -> ModelConfig {
+    ModelConfig {
+        embed_dim: 16,
+        hidden_size: 48,
+        num_layers: 1,
+        dropout: 0.1,
+        batch_size: Some(8),
+        epochs: None,
+        patience: None,
+        transpose_augment: false,
+        seq_len: Some(256),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrumsOptions {
@@ -119,6 +134,9 @@ pub struct Config {
     pub drums_model: ModelConfig,
     pub harmony_model: ModelConfig,
     pub melody_model: ModelConfig,
+    /// Absent in configs written before the Conductor: its defaults.
+    #[serde(default = "default_conductor_model")]
+    pub conductor_model: ModelConfig,
     pub drums: DrumsOptions,
     pub harmony: HarmonyOptions,
     pub melody: MelodyOptions,
@@ -209,6 +227,7 @@ impl Config {
             ExpertKind::Drums => &self.drums_model,
             ExpertKind::Harmony => &self.harmony_model,
             ExpertKind::Melody => &self.melody_model,
+            ExpertKind::Conductor => &self.conductor_model,
         }
     }
 
@@ -237,7 +256,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        for e in ExpertKind::ALL {
+        for e in ExpertKind::WITH_CONDUCTOR {
             let m = self.model(e);
             let key = format!("{}_model", e.name());
             if m.hidden_size == 0 || m.hidden_size > 4096 {

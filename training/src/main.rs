@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
+use nomad_muse::tokenizers::ExpertKind;
 use training::config::Config;
 use training::eval::EvalOptions;
 use training::pipeline::{self, ExpertChoice};
@@ -66,7 +67,7 @@ struct CommonFlags {
     /// YAML config (default: the built-in config_multi_expert.yaml).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// drums, harmony, melody or all.
+    /// drums, harmony, melody, conductor or all.
     #[arg(long, default_value = "all")]
     expert: String,
     /// Overrides training.epochs.
@@ -377,7 +378,7 @@ fn demo(flags: &CommonFlags) -> anyhow::Result<()> {
     println!("report card: {}", card.summary());
     let onnx = flags.out.join("onnx");
     pipeline::export(None, Some(&onnx), &experts, &flags.out).context("export")?;
-    if experts.kinds.len() == 3 {
+    if ExpertKind::ALL.iter().all(|e| experts.kinds.contains(e)) {
         let sketch = flags.out.join("sketch.mid");
         let notes = pipeline::sketch(&onnx, &sketch, 16, flags.seed, 0.9).context("sketch")?;
         println!("16-bar sketch ({notes} notes) -> {}", sketch.display());

@@ -14,7 +14,7 @@ use crate::train::{checkpoint_path, train_expert, TrainOptions, TrainReport};
 use nomad_muse::runtime::{Band, ExpertSession, Part, PartControls, SamplingOptions};
 use nomad_muse::tokenizers::ExpertKind;
 
-/// `--expert drums|harmony|melody|all`.
+/// `--expert drums|harmony|melody|conductor|all`.
 pub struct ExpertChoice {
     pub kinds: Vec<ExpertKind>,
     /// `all`: an expert the folder has no data (or checkpoint) for is
@@ -26,13 +26,13 @@ impl ExpertChoice {
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         if s == "all" {
             return Ok(ExpertChoice {
-                kinds: ExpertKind::ALL.to_vec(),
+                kinds: ExpertKind::WITH_CONDUCTOR.to_vec(),
                 every: true,
             });
         }
         match ExpertKind::from_name(s) {
             Some(e) => Ok(Self::only(&[e])),
-            None => bail!("unknown expert {s:?}: use drums, harmony, melody or all"),
+            None => bail!("unknown expert {s:?}: use drums, harmony, melody, conductor or all"),
         }
     }
 
@@ -59,6 +59,7 @@ pub fn data_gap(corpus: &PreparedCorpus, expert: ExpertKind) -> Option<String> {
         ExpertKind::Drums => "a drums part",
         ExpertKind::Harmony => "sounding harmony (chords played)",
         ExpertKind::Melody => "a melody part",
+        ExpertKind::Conductor => "form data (prepare it again: older folders have none)",
     };
     match corpus.sequences(expert).len() {
         0 => Some(format!("no file has {part}")),
@@ -113,9 +114,9 @@ pub fn print_prepare(m: &Manifest, out: &Path) {
         m.files_per_second,
         out.display()
     );
-    for e in ExpertKind::ALL {
+    for e in ExpertKind::WITH_CONDUCTOR {
         println!(
-            "  {:<8} {:>8} tokens, {:.1} tokens/bar",
+            "  {:<9} {:>8} tokens, {:.1} tokens/bar",
             e.name(),
             m.total_tokens.get(e.name()).unwrap_or(&0),
             m.tokens_per_bar(e)
@@ -348,7 +349,7 @@ pub fn print_export(reports: &[ExportReport]) {
 pub fn export_random(out_dir: &Path, cfg: &Config, seed: u64) -> anyhow::Result<Vec<ExportReport>> {
     std::fs::create_dir_all(out_dir)?;
     let mut reports = Vec::new();
-    for e in ExpertKind::ALL {
+    for e in ExpertKind::WITH_CONDUCTOR {
         let model = ExpertModel::new(ExpertModelConfig::from_config(e, cfg), seed ^ e as u64)?;
         let ckpt = out_dir.join(format!("{}_random.safetensors", e.name()));
         model.save(&ckpt, "untrained")?;
@@ -387,6 +388,11 @@ pub fn sketch(
         );
     }
     let mut band = Band::new(harmony, melody, drums, seed, bars.max(1) as usize)?;
+    // With a Conductor beside them, it plans the form.
+    let conductor = onnx_dir.join("conductor.onnx");
+    if conductor.is_file() {
+        band.set_conductor(Some(ExpertSession::load(&conductor)?))?;
+    }
     for part in Part::ALL {
         let controls = PartControls {
             sampling: SamplingOptions {

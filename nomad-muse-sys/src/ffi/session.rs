@@ -22,6 +22,8 @@ pub enum MuseExpertKind {
     MuseExpertDrums = 0,
     MuseExpertHarmony = 1,
     MuseExpertMelody = 2,
+    /// The song's form and energy (sections, repeats, part densities, fills).
+    MuseExpertConductor = 3,
 }
 
 /// Sampling options; pass NULL for the defaults (temperature 1, no top-k,
@@ -159,6 +161,7 @@ pub unsafe extern "C" fn muse_expert_kind(
             ExpertKind::Drums => MuseExpertKind::MuseExpertDrums,
             ExpertKind::Harmony => MuseExpertKind::MuseExpertHarmony,
             ExpertKind::Melody => MuseExpertKind::MuseExpertMelody,
+            ExpertKind::Conductor => MuseExpertKind::MuseExpertConductor,
         });
         Ok(())
     })

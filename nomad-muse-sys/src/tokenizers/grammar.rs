@@ -37,6 +37,14 @@ enum Phase {
     AfterChord,
     /// Harmony: after `HOLD_h`.
     AfterHold,
+    /// Conductor: after `SECTION_l`.
+    AfterSection,
+    /// Conductor: after `REPEAT` / `VARY`.
+    AfterRepeat,
+    /// Conductor: after `ENERGY_e`.
+    AfterEnergy,
+    /// Conductor: after `DENSITY_p_b` (`density_part` says which is next).
+    AfterDensity,
     /// After EOS: nothing more.
     Ended,
 }
@@ -78,6 +86,11 @@ struct StreamState {
     /// position (the harmony expert's own conditioning).
     stream_key: Option<crate::theory::Key>,
     stream_chord: crate::theory::ChordLabel,
+    /// Conductor: section labels used so far (a new one is the next
+    /// letter), the current section's, and the next part's density.
+    labels: u8,
+    label: u8,
+    density_part: u8,
 }
 
 /// Where a grammar's stream stands, to go back to after a dry run or a
@@ -96,6 +109,9 @@ impl StreamState {
         in_fill: false,
         stream_key: None,
         stream_chord: crate::theory::ChordLabel::NONE,
+        labels: 0,
+        label: 0,
+        density_part: 0,
     };
 }
 
@@ -239,6 +255,9 @@ impl Grammar {
         match (self.expert, self.stream.phase) {
             (_, Start) => token == Token::Bos,
             (_, Ended) => false,
+            (ExpertKind::Conductor, AfterBos | BetweenBars | FillClosed) => {
+                self.conductor_closes(token)
+            }
             (ExpertKind::Drums, AfterBos) | (_, BetweenBars) => close(token),
             // An empty song is `BOS EOS`.
             (ExpertKind::Harmony, AfterBos) => matches!(token, Token::Key(_) | Token::Eos),
@@ -302,6 +321,44 @@ impl Grammar {
                 Token::Beat(_) => self.room_after() && self.beat_allowed(token),
                 t => close(t),
             },
+
+            // Conductor.
+            (ExpertKind::Conductor, BarStart) => match token {
+                Token::Section(l) => self.stream.position == Some(0) && l <= self.stream.labels,
+                Token::Energy(e) => self.stream.position != Some(0) && e < super::ENERGY_LEVELS,
+                _ => false,
+            },
+            (ExpertKind::Conductor, AfterSection) => match token {
+                // Only a label heard before can come back.
+                Token::Repeat | Token::Vary => self.stream.label < self.stream.labels,
+                Token::Energy(e) => e < super::ENERGY_LEVELS,
+                _ => false,
+            },
+            (ExpertKind::Conductor, AfterRepeat) => {
+                matches!(token, Token::Energy(e) if e < super::ENERGY_LEVELS)
+            }
+            (ExpertKind::Conductor, AfterEnergy | AfterDensity) => match token {
+                Token::Density(p, b) => {
+                    p == self.stream.density_part
+                        && p < super::DENSITY_PARTS
+                        && b < super::DENSITY_LEVELS
+                }
+                Token::Fill => self.stream.density_part == super::DENSITY_PARTS,
+                t => self.stream.density_part == super::DENSITY_PARTS && self.conductor_closes(t),
+            },
+            _ => false,
+        }
+    }
+
+    /// Conductor: `BAR_0` (a new section) or the next bar of this one, or EOS.
+    fn conductor_closes(&self, token: Token) -> bool {
+        match token {
+            Token::Bar(n) => {
+                n == 0
+                    || (self.stream.phase != Phase::AfterBos
+                        && self.stream.position.is_some_and(|p| p + 1 == n))
+            }
+            Token::Eos => true,
             _ => false,
         }
     }
@@ -345,9 +402,11 @@ impl Grammar {
             Token::Bos => AfterBos,
             Token::Eos => Ended,
             Token::Key(_) | Token::ConditionKey(_) => BetweenBars,
-            Token::Bar(_) => {
+            Token::Bar(n) => {
                 self.stream.bars += 1;
-                self.stream.position = None;
+                // Conductor: the bar within its section.
+                self.stream.position = (self.expert == ExpertKind::Conductor).then_some(n);
+                self.stream.density_part = 0;
                 self.stream.covered_beats = 0;
                 self.stream.last_pitch = None;
                 self.stream.in_fill = false;
@@ -388,6 +447,21 @@ impl Grammar {
                 self.stream.covered_beats = self.stream.position.unwrap_or(0) + h;
                 AfterHold
             }
+            Token::Section(l) => {
+                self.stream.label = l;
+                AfterSection
+            }
+            Token::Repeat | Token::Vary => AfterRepeat,
+            Token::Energy(_) => {
+                // A new label is counted once its section is under way.
+                self.stream.labels = self.stream.labels.max(self.stream.label + 1);
+                AfterEnergy
+            }
+            Token::Density(..) => {
+                self.stream.density_part += 1;
+                AfterDensity
+            }
+            Token::Fill => FillClosed,
             Token::Pad => self.stream.phase,
         };
     }

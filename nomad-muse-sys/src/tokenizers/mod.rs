@@ -5,12 +5,16 @@
 //! - drums:   `BOS (BAR_n [FILL_START] (REST_d | (BEAT_b SUBSTEP_s (DRUM_HIT_p VEL_BIN_v)+)*) [FILL_END])* EOS`
 //! - harmony: `BOS KEY_k (BAR_n (BEAT_b (CHORD_c | REST) HOLD_h)*)* EOS`
 //! - melody:  `BOS CONDITION_KEY_k (BAR_n CONDITION_CHORD_c (BEAT_b SUBSTEP_s (NOTE_p VEL_BIN_v DUR_BIN_d)+)*)* EOS`
+//! - conductor: `BOS (BAR_n [SECTION_l [REPEAT | VARY]] ENERGY_e DENSITY_<part>_b ×4 [FILL])* EOS`,
+//!   `n` the bar within its section (`SECTION_l` exactly on `BAR_0`), one
+//!   density per part in the order drums, bass, melody, harmony.
 //!
 //! The melody expert is also conditioned at every step on the chord sounding
 //! at the current grid position and on the key (`EncodedSequence::chord_cond`,
 //! `key_cond`): the dense ids of [`crate::theory::ChordLabel::dense_index`]
 //! and [`crate::theory::Key::dense_index`].
 
+mod conductor;
 mod drums;
 mod events;
 pub mod grammar;
@@ -22,6 +26,7 @@ mod vocab;
 
 use serde::{Deserialize, Serialize};
 
+pub use conductor::{ConductorBar, ConductorTokenizer, SectionStart};
 pub use drums::{DrumHit, DrumsTokenizer};
 pub use events::{DecodedEvent, EventDecoder};
 pub use grammar::{Grammar, GrammarCheckpoint, GrammarState};
@@ -31,23 +36,33 @@ pub use token::{Token, UnknownToken};
 pub use transpose::transpose;
 pub use vocab::*;
 
-/// The three experts (the conductor comes later).
+/// The three note experts and the Conductor (the song's form and energy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExpertKind {
     Drums,
     Harmony,
     Melody,
+    Conductor,
 }
 
 impl ExpertKind {
+    /// The experts that play notes (a band's parts).
     pub const ALL: [ExpertKind; 3] = [ExpertKind::Drums, ExpertKind::Harmony, ExpertKind::Melody];
+    /// Every expert: the note experts, then the Conductor.
+    pub const WITH_CONDUCTOR: [ExpertKind; 4] = [
+        ExpertKind::Drums,
+        ExpertKind::Harmony,
+        ExpertKind::Melody,
+        ExpertKind::Conductor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ExpertKind::Drums => "drums",
             ExpertKind::Harmony => "harmony",
             ExpertKind::Melody => "melody",
+            ExpertKind::Conductor => "conductor",
         }
     }
 
@@ -55,11 +70,11 @@ impl ExpertKind {
     /// every step: melody from the host (the harmony it plays over), harmony
     /// from its own stream ([`Grammar::stream_condition`]).
     pub fn is_conditioned(self) -> bool {
-        !matches!(self, ExpertKind::Drums)
+        matches!(self, ExpertKind::Harmony | ExpertKind::Melody)
     }
 
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.name() == s)
+        Self::WITH_CONDUCTOR.into_iter().find(|e| e.name() == s)
     }
 }
 

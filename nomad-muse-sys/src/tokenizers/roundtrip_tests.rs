@@ -89,9 +89,9 @@ proptest! {
     }
 
     #[test]
-    fn grammar_masks_only_allow_decodable_continuations(seed in any::<u64>(), expert in 0usize..3) {
+    fn grammar_masks_only_allow_decodable_continuations(seed in any::<u64>(), expert in 0usize..4) {
         // A random walk that always picks an allowed token decodes cleanly.
-        let expert = ExpertKind::ALL[expert];
+        let expert = ExpertKind::WITH_CONDUCTOR[expert];
         let mut g = Grammar::new(expert).with_bar_steps(16);
         let n = g.vocabulary().len();
         let mut mask = vec![false; n];
@@ -110,6 +110,7 @@ proptest! {
             ExpertKind::Drums => DrumsTokenizer::new().decode(&ids).is_ok(),
             ExpertKind::Harmony => HarmonyTokenizer::new().decode(&ids).is_ok(),
             ExpertKind::Melody => MelodyTokenizer::new().decode(&ids).is_ok(),
+            ExpertKind::Conductor => ConductorTokenizer::new().decode(&ids).is_ok(),
         };
         prop_assert!(ok);
     }

@@ -35,7 +35,23 @@ pub enum Token {
     DurBin(u8),
     ConditionChord(ChordLabel),
     ConditionKey(Key),
+    /// Conductor: a section starts with label 0 = A, 1 = B, ….
+    Section(u8),
+    /// Conductor: the section replays the latest section of its label.
+    Repeat,
+    /// Conductor: … or varies it (A′).
+    Vary,
+    /// Conductor: the bar's energy bin (0 silent).
+    Energy(u8),
+    /// Conductor: a part's density bin (part, bin; bin 0 = the part rests).
+    Density(u8, u8),
+    /// Conductor: the bar is a fill into the next section.
+    Fill,
 }
+
+/// Conductor: the parts a `DENSITY_<part>_<bin>` token names, in stream
+/// order (`nsf::form::FormPart` order).
+pub const DENSITY_PART_NAMES: [&str; 4] = ["DRUMS", "BASS", "MELODY", "HARMONY"];
 
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,6 +75,15 @@ impl fmt::Display for Token {
             Token::DurBin(k) => write!(f, "DUR_BIN_{k}"),
             Token::ConditionChord(c) => write!(f, "CONDITION_CHORD_{}", c.token_name()),
             Token::ConditionKey(k) => write!(f, "CONDITION_KEY_{}", k.token_name()),
+            Token::Section(l) => write!(f, "SECTION_{}", char::from(b'A' + (*l).min(25))),
+            Token::Repeat => write!(f, "REPEAT"),
+            Token::Vary => write!(f, "VARY"),
+            Token::Energy(e) => write!(f, "ENERGY_{e}"),
+            Token::Density(p, b) => {
+                let part = DENSITY_PART_NAMES.get(*p as usize).unwrap_or(&"PART");
+                write!(f, "DENSITY_{part}_{b}")
+            }
+            Token::Fill => write!(f, "FILL"),
         }
     }
 }
@@ -81,6 +106,9 @@ impl FromStr for Token {
             "FILL_START" => Token::FillStart,
             "FILL_END" => Token::FillEnd,
             "REST" => Token::RestChord,
+            "REPEAT" => Token::Repeat,
+            "VARY" => Token::Vary,
+            "FILL" => Token::Fill,
             _ => {
                 // Longest prefixes first: CONDITION_* before the rest.
                 if let Some(r) = s.strip_prefix("CONDITION_CHORD_") {
@@ -113,6 +141,20 @@ impl FromStr for Token {
                     Token::Note(byte(r)?)
                 } else if let Some(r) = s.strip_prefix("DUR_BIN_") {
                     Token::DurBin(byte(r)?)
+                } else if let Some(r) = s.strip_prefix("SECTION_") {
+                    match r.as_bytes() {
+                        [c @ b'A'..=b'Z'] => Token::Section(c - b'A'),
+                        _ => return Err(err()),
+                    }
+                } else if let Some(r) = s.strip_prefix("ENERGY_") {
+                    Token::Energy(byte(r)?)
+                } else if let Some(r) = s.strip_prefix("DENSITY_") {
+                    let (part, bin) = r.rsplit_once('_').ok_or_else(err)?;
+                    let p = DENSITY_PART_NAMES
+                        .iter()
+                        .position(|n| *n == part)
+                        .ok_or_else(err)?;
+                    Token::Density(p as u8, byte(bin)?)
                 } else {
                     return Err(err());
                 }

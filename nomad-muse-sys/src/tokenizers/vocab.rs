@@ -28,6 +28,16 @@ pub const MAX_REST_STEPS: u32 = MAX_BEATS * SUBSTEPS;
 /// Duration bins in 16th steps: `DUR_BIN_k` stands for `DURATION_BIN_STEPS[k]`.
 pub const DURATION_BIN_STEPS: [u32; 8] = [1, 2, 3, 4, 6, 8, 12, 16];
 
+/// Conductor: section labels `SECTION_A..SECTION_H` (later new labels
+/// fold into the last).
+pub const SECTION_LABELS: u8 = 8;
+/// Conductor: energy bins `ENERGY_0..=ENERGY_4` (0 silent).
+pub const ENERGY_LEVELS: u8 = crate::nsf::form::ENERGY_BINS + 1;
+/// Conductor: density bins per part `0..=3` (0 rests).
+pub const DENSITY_LEVELS: u8 = crate::nsf::form::DENSITY_BINS + 1;
+/// Conductor: parts with a density token per bar.
+pub const DENSITY_PARTS: u8 = crate::nsf::form::FormPart::COUNT as u8;
+
 pub const PAD_ID: u32 = 0;
 pub const BOS_ID: u32 = 1;
 pub const EOS_ID: u32 = 2;
@@ -134,6 +144,17 @@ impl Vocabulary {
                 tokens.extend(all_chords().map(Token::ConditionChord));
                 tokens.extend(all_keys().map(Token::ConditionKey));
             }
+            ExpertKind::Conductor => {
+                // BAR_n is the bar within its section (the phrase position).
+                tokens.extend((0..PHRASE_BARS).map(Token::Bar));
+                tokens.extend((0..SECTION_LABELS).map(Token::Section));
+                tokens.extend([Token::Repeat, Token::Vary]);
+                tokens.extend((0..ENERGY_LEVELS).map(Token::Energy));
+                for part in 0..DENSITY_PARTS {
+                    tokens.extend((0..DENSITY_LEVELS).map(|b| Token::Density(part, b)));
+                }
+                tokens.push(Token::Fill);
+            }
         }
         Self::from_tokens(expert, tokens).expect("built-in vocabulary has no duplicates")
     }
@@ -211,7 +232,7 @@ mod tests {
 
     #[test]
     fn every_vocabulary_round_trips_through_strings_and_json() {
-        for e in ExpertKind::ALL {
+        for e in ExpertKind::WITH_CONDUCTOR {
             let v = Vocabulary::for_expert(e);
             assert_eq!(v.token(PAD_ID), Some(Token::Pad));
             assert_eq!(v.token(BOS_ID), Some(Token::Bos));

@@ -55,6 +55,7 @@ pub fn piece_midi(piece: &Piece) -> anyhow::Result<Vec<u8>> {
                 .collect(),
         }],
         Decoded::Harmony(h) => vec![chords_track(h)],
+        Decoded::Conductor(_) => anyhow::bail!("a conductor plan has no notes"),
         Decoded::Melody { notes, harmony } => vec![
             MidiTrackSpec {
                 name: "melody".into(),

@@ -9,6 +9,7 @@
 //! (same seed, same songs), checked against the checkpoint's fingerprint.
 
 pub mod calibration;
+pub mod conductor;
 pub mod metrics;
 pub mod midi_out;
 pub mod report;
@@ -32,8 +33,8 @@ use nomad_muse::runtime::SamplingOptions;
 use nomad_muse::runtime::{StepModel, TimeSignature};
 use nomad_muse::theory::{ChordLabel, Key, Mode};
 use nomad_muse::tokenizers::{
-    DrumHit, DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyDecoded, HarmonyTokenizer,
-    MelodyNote, MelodyTokenizer, Vocabulary, EOS_ID,
+    ConductorBar, ConductorTokenizer, DrumHit, DrumsTokenizer, EncodedSequence, ExpertKind,
+    HarmonyDecoded, HarmonyTokenizer, MelodyNote, MelodyTokenizer, Vocabulary, EOS_ID,
 };
 pub use report::{Check, DistributionRow, ExpertCard, MetricRow, ReportCard, Verdict};
 use sampling::{sample_piece, CandleStepper, PieceContext, RandomTokens};
@@ -56,6 +57,21 @@ pub enum Decoded {
         notes: Vec<MelodyNote>,
         harmony: HarmonyDecoded,
     },
+    /// The Conductor's plan, bar by bar.
+    Conductor(Vec<ConductorBar>),
+}
+
+/// Bars of a Conductor piece (real ones: a song's first bars): a form needs
+/// room for sections to come back, whatever `--bars` the note experts use.
+pub const CONDUCTOR_EVAL_BARS: u32 = 64;
+
+/// The bars `expert`'s pieces span on the card.
+pub fn piece_bars(expert: ExpertKind, bars: u32) -> u32 {
+    if expert == ExpertKind::Conductor {
+        bars.max(CONDUCTOR_EVAL_BARS)
+    } else {
+        bars
+    }
 }
 
 /// One piece: its token ids, what they decode to, and its length and metre
@@ -88,6 +104,8 @@ impl Piece {
                 .map(|c| c.bar)
                 .collect(),
             Decoded::Melody { notes, .. } => notes.iter().map(|n| n.bar).collect(),
+            // A plan has every bar (silent ones too).
+            Decoded::Conductor(plan) => (0..plan.len() as u32).collect(),
         };
         2 * played.len() as u32 >= self.bars.max(1)
     }
@@ -206,6 +224,19 @@ fn musical_metrics(piece: &Piece, reference: &Reference) -> Vec<(&'static str, f
                 ("notes per 4 beats", per_4_beats(notes.len() as f64)),
             ]
         }
+        Decoded::Conductor(plan) => vec![
+            ("section repetition", conductor::section_repetition(plan)),
+            ("energy arc", conductor::energy_arc(plan)),
+            ("energy range", conductor::energy_range(plan)),
+            (
+                "sections/16 bars",
+                conductor::sections_per_16_bars(plan, piece.bars),
+            ),
+            (
+                "fills per 8 bars",
+                conductor::fills_per_8_bars(plan, piece.bars),
+            ),
+        ],
     }
 }
 
@@ -237,6 +268,18 @@ fn distributions(pieces: &[Piece]) -> Vec<(&'static str, Vec<f64>)> {
                     .iter()
                     .filter_map(|p| match &p.decoded {
                         Decoded::Melody { notes, .. } => Some(interval_histogram(notes)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        )],
+        Some(Decoded::Conductor(_)) => vec![(
+            "part density (drums, bass, melody, harmony × 0..3)",
+            pooled(
+                pieces
+                    .iter()
+                    .filter_map(|p| match &p.decoded {
+                        Decoded::Conductor(plan) => Some(conductor::part_density_histogram(plan)),
                         _ => None,
                     })
                     .collect(),
@@ -326,6 +369,11 @@ pub fn decode_piece(
                 chords: vec![],
             }),
         },
+        ExpertKind::Conductor => Decoded::Conductor(
+            ConductorTokenizer::new()
+                .decode(&tokens)
+                .map_err(|e| anyhow::anyhow!("conductor tokens do not decode: {e}"))?,
+        ),
     };
     let metre = match &decoded {
         Decoded::Harmony(h) => windows::metre_of(Some(h)),
@@ -533,7 +581,8 @@ impl RealSide {
             .map(|(name, seq)| (name.clone(), seq.tokens.clone()))
             .collect();
         let cap = (REAL_WINDOWS_PER_SAMPLE * opts.samples).max(MIN_REAL_WINDOWS);
-        let windows = windows::real_windows(expert, &val, &harmony_tokens, opts.bars, cap);
+        let bars = piece_bars(expert, opts.bars);
+        let windows = windows::real_windows(expert, &val, &harmony_tokens, bars, cap);
         if windows.is_empty() {
             bail!(
                 "{}: no validation song has a window where the part plays",
@@ -605,7 +654,7 @@ fn expert_report(
             expert,
             model,
             opts.samples,
-            opts.bars,
+            piece_bars(expert, opts.bars),
             &sampling,
             seed,
             &contexts,
@@ -617,9 +666,18 @@ fn expert_report(
     let random = sample_from(&mut RandomTokens::new(expert))?;
     let mut sample_files = Vec::new();
     for (i, p) in generated.iter().enumerate() {
-        let path = samples_dir.join(format!("{}_{i:02}.mid", expert.name()));
-        std::fs::write(&path, midi_out::piece_midi(p)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        // A Conductor piece is a plan, not notes: written as JSON.
+        let (path, bytes) = match &p.decoded {
+            Decoded::Conductor(plan) => (
+                samples_dir.join(format!("{}_{i:02}.json", expert.name())),
+                serde_json::to_vec_pretty(plan)?,
+            ),
+            _ => (
+                samples_dir.join(format!("{}_{i:02}.mid", expert.name())),
+                midi_out::piece_midi(p)?,
+            ),
+        };
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         sample_files.push(path.display().to_string());
     }
     let real: Vec<Piece> = real_side.windows.iter().map(|w| w.piece.clone()).collect();
@@ -635,7 +693,7 @@ fn expert_report(
         train_songs: real_side.train_songs,
         val_pieces: real.len(),
         samples: generated.len(),
-        bars: opts.bars,
+        bars: piece_bars(expert, opts.bars),
     };
     let mut card = report::expert_card(expert, &scores, baseline, &cfg.eval, sizes, sample_files);
     card.real_split = real_side.calibrate(expert, cfg, seed);

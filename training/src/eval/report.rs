@@ -217,7 +217,7 @@ pub fn health_checks(
                 },
             ));
         }
-        ExpertKind::Drums => {}
+        ExpertKind::Drums | ExpertKind::Conductor => {}
     }
     out
 }

@@ -142,7 +142,9 @@ pub fn sample_piece(
     seed: u64,
     context: &PieceContext<'_>,
 ) -> anyhow::Result<Vec<u32>> {
-    let part = Part::of(expert);
+    let Some(part) = Part::of(expert) else {
+        return sample_conductor(model, bars, opts, seed);
+    };
     let mut slots: [Option<&mut dyn StepModel>; 3] = [None, None, None];
     slots[part as usize] = Some(model);
     let [harmony, melody, drums] = slots;
@@ -168,4 +170,21 @@ pub fn sample_piece(
         band.next_bar()?;
     }
     Ok(band.part_tokens(part))
+}
+
+/// The Conductor alone in a band (no parts): its plan for `bars` bars.
+fn sample_conductor(
+    model: &mut dyn StepModel,
+    bars: u32,
+    opts: &SamplingOptions,
+    seed: u64,
+) -> anyhow::Result<Vec<u32>> {
+    let mut band: Band<&mut dyn StepModel> =
+        Band::new(None, None, None, seed, bars.max(1) as usize)?;
+    band.set_conductor(Some(model))?;
+    band.set_conductor_sampling(*opts);
+    for _ in 0..bars {
+        band.next_bar()?;
+    }
+    Ok(band.conductor_tokens())
 }

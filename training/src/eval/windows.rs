@@ -38,7 +38,13 @@ pub fn real_windows(
     let harmony_vocab = Vocabulary::for_expert(ExpertKind::Harmony);
     let mut all = Vec::new();
     for (song, (name, seq)) in val.iter().enumerate() {
-        for start in window_starts(bar_count(&seq.tokens, &vocab), bars) {
+        // A plan's stream opens with a section: the Conductor's window is
+        // the song's first bars.
+        let starts = match expert {
+            ExpertKind::Conductor => vec![0],
+            _ => window_starts(bar_count(&seq.tokens, &vocab), bars),
+        };
+        for start in starts {
             let Some(tokens) = window_of_bars(&seq.tokens, &vocab, start, bars) else {
                 continue;
             };

@@ -44,7 +44,7 @@ impl ExpertModelConfig {
                 ExpertKind::Melody => cfg.melody.conditioning,
                 // Its own key and current chord (seed: "key + chord embeddings").
                 ExpertKind::Harmony => Conditioning::Both,
-                ExpertKind::Drums => Conditioning::None,
+                ExpertKind::Drums | ExpertKind::Conductor => Conditioning::None,
             },
         }
     }

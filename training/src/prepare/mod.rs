@@ -16,7 +16,8 @@ use nomad_muse::nsf::{midi_to_nsf_with, ConvertOptions, MetreInfo, Nsf};
 
 mod walk;
 use nomad_muse::tokenizers::{
-    DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyTokenizer, MelodyTokenizer, Vocabulary,
+    ConductorTokenizer, DrumsTokenizer, EncodedSequence, ExpertKind, HarmonyTokenizer,
+    MelodyTokenizer, Vocabulary,
 };
 pub use walk::{read_midi_file, walk_midi_folder, MidiFile, Walk, MAX_MIDI_BYTES};
 
@@ -116,6 +117,8 @@ pub struct PreparedCorpus {
     pub drums: Vec<(String, EncodedSequence)>,
     pub harmony: Vec<(String, EncodedSequence)>,
     pub melody: Vec<(String, EncodedSequence)>,
+    /// Empty for folders prepared before the form analysis.
+    pub conductor: Vec<(String, EncodedSequence)>,
 }
 
 impl PreparedCorpus {
@@ -124,6 +127,7 @@ impl PreparedCorpus {
             ExpertKind::Drums => &self.drums,
             ExpertKind::Harmony => &self.harmony,
             ExpertKind::Melody => &self.melody,
+            ExpertKind::Conductor => &self.conductor,
         }
     }
 }
@@ -148,7 +152,7 @@ struct Converted {
     rel: String,
     sha256: String,
     nsf: Nsf,
-    sequences: [EncodedSequence; 3],
+    sequences: [EncodedSequence; 4],
 }
 
 fn convert_one(path: &Path, rel: &str, options: &ConvertOptions) -> Result<Converted, String> {
@@ -158,6 +162,7 @@ fn convert_one(path: &Path, rel: &str, options: &ConvertOptions) -> Result<Conve
         DrumsTokenizer::new().encode(&nsf),
         HarmonyTokenizer::new().encode(&nsf),
         MelodyTokenizer::new().encode(&nsf),
+        ConductorTokenizer::new().encode(&nsf),
     ];
     Ok(Converted {
         rel: rel.to_string(),
@@ -246,7 +251,7 @@ pub fn prepare(
     }
     bar.finish_and_clear();
     token_files.finish()?;
-    for expert in ExpertKind::ALL {
+    for expert in ExpertKind::WITH_CONDUCTOR {
         std::fs::write(
             out_dir
                 .join("vocab")
@@ -277,7 +282,7 @@ struct TokenWriters {
 
 impl TokenWriters {
     fn create(out_dir: &Path) -> anyhow::Result<Self> {
-        let files = ExpertKind::ALL
+        let files = ExpertKind::WITH_CONDUCTOR
             .iter()
             .map(|e| {
                 let path = out_dir.join("tokens").join(format!("{}.jsonl", e.name()));
@@ -328,7 +333,7 @@ fn write_converted(
     }
     let mut tokens = BTreeMap::new();
     let mut missing_parts = Vec::new();
-    for (i, expert) in ExpertKind::ALL.iter().enumerate() {
+    for (i, expert) in ExpertKind::WITH_CONDUCTOR.iter().enumerate() {
         let seq = &c.sequences[i];
         let n = if seq.tokens.len() >= MIN_TOKENS {
             seq.tokens.len()
@@ -375,6 +380,9 @@ fn missing_reason(expert: ExpertKind, nsf: &Nsf, tokens: usize) -> String {
     if expert == ExpertKind::Harmony && !nsf.metadata.harmony_sounds {
         return "no harmony part: a single line (no two pitch classes sound together)".into();
     }
+    if expert == ExpertKind::Conductor {
+        return "no form: no bars, or longer than the form analysis takes".into();
+    }
     format!("no {} part ({} tokens)", expert.name(), tokens)
 }
 
@@ -390,6 +398,10 @@ pub fn load_prepared(out_dir: &Path) -> anyhow::Result<PreparedCorpus> {
         let path = out_dir
             .join("tokens")
             .join(format!("{}.jsonl", expert.name()));
+        // Folders prepared before the Conductor have no form tokens.
+        if expert == ExpertKind::Conductor && !path.exists() {
+            return Ok(Vec::new());
+        }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let vocab = Vocabulary::for_expert(expert).len() as u32;
@@ -415,6 +427,7 @@ pub fn load_prepared(out_dir: &Path) -> anyhow::Result<PreparedCorpus> {
         drums: read(ExpertKind::Drums)?,
         harmony: read(ExpertKind::Harmony)?,
         melody: read(ExpertKind::Melody)?,
+        conductor: read(ExpertKind::Conductor)?,
         manifest,
     })
 }

@@ -23,11 +23,13 @@ impl Part {
         }
     }
 
-    pub fn of(expert: ExpertKind) -> Part {
+    /// The part an expert plays (`None` for the Conductor, which plays none).
+    pub fn of(expert: ExpertKind) -> Option<Part> {
         match expert {
-            ExpertKind::Harmony => Part::Harmony,
-            ExpertKind::Melody => Part::Melody,
-            ExpertKind::Drums => Part::Drums,
+            ExpertKind::Harmony => Some(Part::Harmony),
+            ExpertKind::Melody => Some(Part::Melody),
+            ExpertKind::Drums => Some(Part::Drums),
+            ExpertKind::Conductor => None,
         }
     }
 

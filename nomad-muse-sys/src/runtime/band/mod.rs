@@ -10,8 +10,11 @@
 //! Files: `context` (song: key, metre, tempo, chord track), `controls`
 //! (per-part controls), `primer` (host clips → first bars), `schedule` (one
 //! part, one bar), `snapshot` (preallocated per-bar storage), `voicing`
-//! (events → notes), `song` (the band's public operations).
+//! (events → notes), `song` (the band's public operations), `conductor`
+//! (the song's form: the Conductor expert or the host's form → each bar's
+//! controls and repeats).
 
+mod conductor;
 mod context;
 mod controls;
 mod primer;
@@ -20,6 +23,7 @@ mod snapshot;
 mod song;
 mod voicing;
 
+pub use conductor::{parse_form, Direction, DEFAULT_SECTION_BARS, MAX_CONDUCTOR_TOKENS};
 pub use context::{ChordChange, ChordTrack, SongContext, TimeSignature};
 pub use controls::{Part, PartControls};
 pub use primer::{Primer, PrimerNote};
@@ -46,5 +50,7 @@ pub struct BandNote {
     pub channel: u8,
 }
 
+#[cfg(test)]
+mod conductor_tests;
 #[cfg(test)]
 mod tests;

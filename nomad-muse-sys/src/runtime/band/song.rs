@@ -8,6 +8,7 @@ use crate::runtime::{ExpertSession, MuseError, StepModel};
 use crate::theory::{ChordLabel, Key, Mode};
 use crate::tokenizers::{ChordEvent, DecodedEvent, Token, BOS_ID, EOS_ID};
 
+use super::conductor::{direct, neutral_directions, ConductorRunner, Direction};
 use super::schedule::{BarOutput, PartRunner, BAR_BEATS};
 use super::snapshot::{BarMark, SongStore, MAX_TOKENS_PER_BAR};
 use super::voicing::render;
@@ -41,6 +42,11 @@ pub struct Band<M: StepModel> {
     /// so locked parts can replay theirs).
     stored_bars: u32,
     replay_buf: Box<[u16; MAX_TOKENS_PER_BAR]>,
+    /// The song's form: the Conductor expert, or the host's form (which
+    /// overrides it), and what each bar was told.
+    pub(super) conductor: Option<ConductorRunner<M>>,
+    pub(super) host_form: Vec<crate::tokenizers::ConductorBar>,
+    pub(super) directions: Vec<Direction>,
 }
 
 /// splitmix64: the RNG state of a re-roll from its seed.
@@ -108,6 +114,9 @@ impl<M: StepModel> Band<M> {
             bars: 0,
             stored_bars: 0,
             replay_buf: Box::new([0; MAX_TOKENS_PER_BAR]),
+            conductor: None,
+            host_form: Vec::new(),
+            directions: neutral_directions(max_bars),
         })
     }
 
@@ -254,6 +263,9 @@ impl<M: StepModel> Band<M> {
         if let Some(d) = self.parts[Part::Drums.index()].as_mut() {
             d.feed_prelude(BOS_ID, None)?;
         }
+        if let Some(c) = self.conductor.as_mut() {
+            c.start()?;
+        }
         self.rng = rng;
         self.key = Some(key);
         self.started = true;
@@ -264,6 +276,9 @@ impl<M: StepModel> Band<M> {
         let mut parts = [None; 3];
         for runner in self.parts.iter().flatten() {
             parts[runner.part.index()] = Some(runner.save(&mut self.store, bar));
+        }
+        if let Some(c) = self.conductor.as_mut() {
+            c.save(bar);
         }
         let mark = BarMark {
             rng: self.rng,
@@ -283,6 +298,9 @@ impl<M: StepModel> Band<M> {
             if let Some(m) = mark.parts[runner.part.index()] {
                 runner.restore(&self.store, bar, m);
             }
+        }
+        if let Some(c) = self.conductor.as_mut() {
+            c.restore(bar);
         }
         self.rng = mark.rng;
         self.key = mark.key;
@@ -336,6 +354,7 @@ impl<M: StepModel> Band<M> {
     /// `emit`: render notes into the bar (false when replaying a kept bar);
     /// `replay_all`: every part replays its stored tokens.
     fn generate_bar(&mut self, bar: u32, emit: bool, replay_all: bool) -> Result<(), MuseError> {
+        let direction = self.direct_bar(bar, replay_all)?;
         let plan = self.plan(bar);
         // With a chord track, harmony follows it (gaps filled in the key).
         let has_plan = !self.song.chords.is_empty();
@@ -356,13 +375,16 @@ impl<M: StepModel> Band<M> {
             ..
         } = self;
         for part in Part::ALL {
+            let part_controls = direction.map_or(controls[part.index()], |d| {
+                d.controls(part, controls[part.index()])
+            });
             let Some(runner) = parts[part.index()].as_mut() else {
                 if part == Part::Harmony {
-                    play_plan(&plan, &mut chords, store, bar, metre, emit, &controls[0]);
+                    play_plan(&plan, &mut chords, store, bar, metre, emit, &part_controls);
                 }
                 continue;
             };
-            runner.controls = controls[part.index()];
+            runner.controls = part_controls;
             let mut out = BarOutput {
                 store: &mut *store,
                 bar,
@@ -372,9 +394,15 @@ impl<M: StepModel> Band<M> {
                 chords: &mut chords,
             };
             let kept = replay_all || (runner.controls.lock && bar < *stored_bars);
-            if kept {
+            let primed = primers[part.index()].bars.get(bar as usize).is_some();
+            // A repeated section replays the bar it repeats (harmony over a
+            // chord track follows the track).
+            let repeated = direction
+                .and_then(|d| d.source_for(part))
+                .filter(|s| *s < bar && !primed && !(part == Part::Harmony && has_plan));
+            if let Some(source) = kept.then_some(bar).or(repeated) {
                 let skip = if part == Part::Melody { 2 } else { 1 };
-                let slot = out.store.bar_tokens(bar as usize, part);
+                let slot = out.store.bar_tokens(source as usize, part);
                 let n = slot.len().saturating_sub(skip);
                 replay_buf[..n].copy_from_slice(&slot[skip.min(slot.len())..]);
                 runner.replay(&replay_buf[..n], &mut out)?;
@@ -411,6 +439,18 @@ impl<M: StepModel> Band<M> {
         if scope == Reroll::FromBar {
             return Ok(());
         }
+        // One bar's notes change; the song's form stays as planned.
+        if let Some(c) = self.conductor.as_mut() {
+            c.keep_plans_until = old_end as usize;
+        }
+        let result = self.reroll_one(bar, old_end);
+        if let Some(c) = self.conductor.as_mut() {
+            c.keep_plans_until = 0;
+        }
+        result
+    }
+
+    fn reroll_one(&mut self, bar: u32, old_end: u32) -> Result<(), MuseError> {
         if let Err(e) = self.next_bar() {
             self.bars = old_end;
             return Err(e);
@@ -518,5 +558,84 @@ fn play_plan(
             });
         }
         beat += run;
+    }
+}
+
+impl<M: StepModel> Band<M> {
+    /// Sets the Conductor expert (`None` removes it) before the first bar:
+    /// from then on it shapes each bar's controls and repeats sections.
+    pub fn set_conductor(&mut self, model: Option<M>) -> Result<(), MuseError> {
+        if self.started {
+            return Err(MuseError::InvalidArgument(
+                "the conductor is set before the first bar (reset the band first)".into(),
+            ));
+        }
+        self.conductor = match model {
+            Some(m) => Some(ConductorRunner::new(m, self.store.max_bars)?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// The host's form, e.g. "intro:4 verse:8 chorus:8 verse:8 chorus:8
+    /// outro:4" (see [`super::parse_form`]); it overrides the Conductor and
+    /// plays again from its start when the song outlasts it. "" clears it.
+    pub fn set_form(&mut self, form: &str) -> Result<(), MuseError> {
+        if self.started {
+            return Err(MuseError::InvalidArgument(
+                "the form is set before the first bar (reset the band first)".into(),
+            ));
+        }
+        self.host_form = if form.trim().is_empty() {
+            Vec::new()
+        } else {
+            super::parse_form(form)?
+        };
+        Ok(())
+    }
+
+    /// Sampling options of the Conductor expert.
+    pub fn set_conductor_sampling(&mut self, sampling: crate::runtime::SamplingOptions) {
+        if let Some(c) = self.conductor.as_mut() {
+            c.sampling = sampling;
+        }
+    }
+
+    /// What bar `bar` was told (None without a Conductor or host form).
+    pub fn direction(&self, bar: u32) -> Option<Direction> {
+        let directed = self.conductor.is_some() || !self.host_form.is_empty();
+        (directed && bar < self.bars).then(|| self.directions[bar as usize])
+    }
+
+    /// The Conductor's token stream so far (BOS … EOS); empty without one.
+    pub fn conductor_tokens(&self) -> Vec<u32> {
+        let Some(c) = self.conductor.as_ref() else {
+            return Vec::new();
+        };
+        let mut out = vec![BOS_ID];
+        for b in 0..self.bars as usize {
+            out.extend(c.bar_tokens(b).iter().map(|t| *t as u32));
+        }
+        out.push(EOS_ID);
+        out
+    }
+
+    /// Plans bar `bar` (host form, else the Conductor: sampled, or its
+    /// stored tokens replayed) and returns its direction.
+    fn direct_bar(&mut self, bar: u32, replay: bool) -> Result<Option<Direction>, MuseError> {
+        let b = bar as usize;
+        let label = b
+            .checked_sub(1)
+            .map_or(0, |p| self.directions[p].plan.label);
+        let plan = if !self.host_form.is_empty() {
+            self.host_form[b % self.host_form.len()]
+        } else if let Some(c) = self.conductor.as_mut() {
+            c.plan_bar(b, &mut self.rng, replay)?;
+            c.decoded(b, label)
+        } else {
+            return Ok(None);
+        };
+        self.directions[b] = direct(bar, plan, &self.directions[..b]);
+        Ok(Some(self.directions[b]))
     }
 }

@@ -9,7 +9,7 @@ use crate::tokenizers::{ExpertKind, Vocabulary};
 
 /// Logits drawn from a hash of every token fed so far, closing a bar less
 /// likely than going on (so bars have notes).
-struct ToyModel {
+pub(super) struct ToyModel {
     expert: ExpertKind,
     history: f32,
     logits: Vec<f32>,
@@ -17,7 +17,7 @@ struct ToyModel {
 }
 
 impl ToyModel {
-    fn new(expert: ExpertKind) -> Self {
+    pub(super) fn new(expert: ExpertKind) -> Self {
         let vocab = Vocabulary::for_expert(expert);
         let closes = vocab
             .tokens()
