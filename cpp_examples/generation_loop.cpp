@@ -2,17 +2,21 @@
 // generate 16 bars (harmony first, melody conditioned on it, then drums) and
 // write a playable MIDI file.
 //
-//   generation_loop <onnx_dir> [out.mid] [bars] [seed]
+//   generation_loop <onnx_dir> [out.mid] [bars] [seed] [form]
 //
 // <onnx_dir> holds drums.onnx, harmony.onnx and melody.onnx (or their
-// *_quantized.onnx variants with NOMAD_MUSE_QUANTIZED=1). Exits non-zero on
-// any error, printing muse_last_error().
+// *_quantized.onnx variants with NOMAD_MUSE_QUANTIZED=1), and optionally
+// conductor.onnx: the fourth expert, which plans the song's form (sections,
+// repeats, energy, fills). [form], e.g. "intro:4 verse:8 chorus:8 outro:4",
+// gives the form instead. Exits non-zero on any error, printing
+// muse_last_error().
 #include <nomad_muse.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sys/stat.h>
 #include <string>
 #include <vector>
 
@@ -47,6 +51,10 @@ int main(int argc, char** argv) {
   const std::string drums = dir + "/drums" + suffix;
   const std::string harmony = dir + "/harmony" + suffix;
   const std::string melody = dir + "/melody" + suffix;
+  const std::string conductor = dir + "/conductor" + suffix;
+  struct stat info {};
+  const bool has_conductor = stat(conductor.c_str(), &info) == 0;
+  const char* form = argc > 5 ? argv[5] : nullptr;
 
   MuseSessionOptions opts{};
   opts.temperature = 0.9f;
@@ -57,6 +65,14 @@ int main(int argc, char** argv) {
   MuseBand* band = nullptr;
   MuseStatus st = muse_band_new(drums.c_str(), harmony.c_str(), melody.c_str(), &opts, &band);
   if (st != MUSE_OK) return fail("muse_band_new", st);
+  // The fourth expert is optional: NULL (no file) keeps the three-expert band.
+  st = muse_band_set_conductor(band, has_conductor ? conductor.c_str() : nullptr);
+  if (st == MUSE_OK) st = muse_band_set_form(band, form);
+  if (st != MUSE_OK) {
+    muse_band_free(band);
+    return fail("muse_band_set_conductor / muse_band_set_form", st);
+  }
+  std::printf("form: %s\n", form ? form : has_conductor ? "planned by conductor.onnx" : "none (three experts)");
 
   std::vector<MuseNoteEvent> events(64);
   size_t total = 0;

@@ -502,6 +502,40 @@ enum MuseStatus muse_chord_id_file(const char *path,
                                    size_t *key_count);
 
 /**
+ * Gives the band a Conductor (an exported `conductor.onnx`, loaded as for
+ * `muse_session_new`), or with `conductor_path` NULL takes it away (the
+ * band then plays as before). From the first bar on the Conductor sets
+ * each bar's intensity, drum fills and which parts rest, and repeated
+ * sections replay the bars they repeat. Call before the first bar (after
+ * `muse_band_reset` to change it); otherwise, or for a file that is no
+ * conductor expert, an error and nothing changes.
+ *
+ * Threads: any thread, one call per band at a time (not the audio thread:
+ * it reads a file and allocates).
+ *
+ * # Safety
+ * `band` may be any value; `conductor_path` NULL or NUL-terminated.
+ */
+enum MuseStatus muse_band_set_conductor(struct MuseBand *band, const char *conductor_path);
+
+/**
+ * Sets the song's form, overriding any Conductor: sections separated by
+ * spaces, each `name` or `name:bars` (1..=16 bars, default 8), e.g.
+ * "intro:4 verse:8 chorus:8 verse:8 chorus:8 outro:4". A name that comes
+ * back repeats its section's bars; intro and outro rest the melody; verse,
+ * bridge and chorus rise in energy. The form plays again from its start if
+ * the song outlasts it. NULL or "" clears it. Call before the first bar;
+ * a malformed form is MUSE_ERR_INVALID_ARGUMENT and changes nothing. The
+ * band copies the text.
+ *
+ * Threads: any thread, one call per band at a time (not the audio thread).
+ *
+ * # Safety
+ * `band` may be any value; `form` NULL or NUL-terminated.
+ */
+enum MuseStatus muse_band_set_form(struct MuseBand *band, const char *form);
+
+/**
  * Heap allocations the calling thread has made inside libnomad_muse so far:
  * `system` from the system heap, `arena` from session arenas (where a
  * per-token call's temporaries live). A host checks that its real-time

@@ -7,6 +7,7 @@
 
 mod band;
 mod band_song;
+mod conductor;
 mod constants;
 mod diagnostics;
 mod error;
@@ -20,6 +21,7 @@ pub use band::{
     MuseBand, MuseNoteEvent,
 };
 pub use band_song::*;
+pub use conductor::{muse_band_set_conductor, muse_band_set_form};
 pub use constants::{MUSE_CHORD_ID_COUNT, MUSE_CHORD_NONE, MUSE_KEY_ID_COUNT};
 pub use diagnostics::muse_thread_alloc_counts;
 pub use error::{muse_last_error, MuseStatus};
