@@ -821,7 +821,7 @@ mod tests {
             top_k: 0,
             top_p: 1.0,
         };
-        for expert in ExpertKind::ALL {
+        for expert in ExpertKind::WITH_CONDUCTOR {
             let mut model = RandomTokens::new(expert);
             let set = sample_set(
                 expert,
@@ -861,6 +861,7 @@ mod tests {
                         );
                         assert_eq!(h.key, harmony.key, "melody keeps its conditioning harmony");
                     }
+                    Decoded::Conductor(plan) => assert_eq!(plan.len(), 4),
                 }
             }
         }
