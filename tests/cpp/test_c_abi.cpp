@@ -162,12 +162,23 @@ int main(int argc, char** argv) {
   MuseBand* band = nullptr;
   CHECK(muse_band_new(melody.c_str(), harmony.c_str(), drums.c_str(), &opts, &band) == MUSE_ERR_WRONG_EXPERT);
   CHECK(muse_band_new(drums.c_str(), harmony.c_str(), melody.c_str(), &opts, &band) == MUSE_OK);
+  // The optional Conductor: another expert's file or a bad form is an error
+  // that changes nothing; NULL removes it (today's band), and after the
+  // first bar neither can change.
+  const std::string conductor = dir + "/conductor.onnx";
+  CHECK(muse_band_set_conductor(band, drums.c_str()) == MUSE_ERR_WRONG_EXPERT);
+  CHECK(muse_band_set_form(band, "verse:0") == MUSE_ERR_INVALID_ARGUMENT);
+  CHECK(muse_band_set_conductor(band, conductor.c_str()) == MUSE_OK);
+  CHECK(muse_band_set_conductor(band, nullptr) == MUSE_OK);
+  CHECK(muse_band_set_form(band, nullptr) == MUSE_OK);
+  CHECK(muse_band_set_conductor(nullptr, nullptr) == MUSE_ERR_NULL_POINTER);
   size_t count = 0;
   MuseNoteEvent one[1];
   MuseStatus st = muse_band_next_bar(band, one, 1, &count);
   CHECK(st == MUSE_ERR_BUFFER_TOO_SMALL || (st == MUSE_OK && count <= 1));
   std::vector<MuseNoteEvent> events(count > 1 ? count : 1);
   if (st == MUSE_ERR_BUFFER_TOO_SMALL) CHECK(muse_band_next_bar(band, events.data(), events.size(), &count) == MUSE_OK);
+  CHECK(muse_band_set_form(band, "verse:4") == MUSE_ERR_INVALID_ARGUMENT);
   for (int bar = 1; bar < 16; ++bar) {
     events.resize(512);
     CHECK(muse_band_next_bar(band, events.data(), events.size(), &count) == MUSE_OK);
