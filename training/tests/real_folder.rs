@@ -86,7 +86,14 @@ fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     let all = ExpertChoice::parse("all").unwrap();
     let reports = pipeline::train(&corpus, &cfg, &all, &out, Some(1), true).unwrap();
     let trained: Vec<ExpertKind> = reports.iter().map(|r| r.expert).collect();
-    assert_eq!(trained, [ExpertKind::Harmony, ExpertKind::Melody]);
+    assert_eq!(
+        trained,
+        [
+            ExpertKind::Harmony,
+            ExpertKind::Melody,
+            ExpertKind::Conductor
+        ]
+    );
     assert!(reports.iter().all(|r| r.checkpoint.exists()));
 
     let opts = EvalOptions {
@@ -97,16 +104,32 @@ fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     };
     let card = pipeline::evaluate(&out, &corpus, &cfg, &all, &opts).unwrap();
     let scored: Vec<&str> = card.experts.iter().map(|c| c.expert.as_str()).collect();
-    assert_eq!(scored, ["harmony", "melody"]);
+    assert_eq!(scored, ["harmony", "melody", "conductor"]);
 
     let exports = pipeline::export(None, None, &all, &out).unwrap();
     let exported: Vec<ExpertKind> = exports.iter().map(|r| r.expert).collect();
-    assert_eq!(exported, [ExpertKind::Harmony, ExpertKind::Melody]);
+    assert_eq!(
+        exported,
+        [
+            ExpertKind::Harmony,
+            ExpertKind::Melody,
+            ExpertKind::Conductor
+        ]
+    );
     assert!(!out.join("onnx/drums.onnx").exists());
     // The sketch plays the experts there are.
     let notes = pipeline::sketch(&out.join("onnx"), &out.join("sketch.mid"), 4, 1, 0.9).unwrap();
     assert!(notes > 0);
     assert!(out.join("sketch.mid").exists());
+    assert!(out.join("onnx/conductor.onnx").exists());
+
+    // A folder prepared before the form analysis has no conductor tokens:
+    // `all` skips the Conductor and says why.
+    std::fs::remove_file(prepared.join("tokens/conductor.jsonl")).unwrap();
+    let old = load_prepared(&prepared).unwrap();
+    let gap = pipeline::data_gap(&old, ExpertKind::Conductor).unwrap();
+    assert!(gap.contains("form data"), "{gap}");
+    assert_eq!(pipeline::data_gap(&old, ExpertKind::Melody), None);
 
     // Naming the expert the folder lacks is an error that says why.
     let drums = ExpertChoice::parse("drums").unwrap();
