@@ -67,7 +67,8 @@ pub fn fills_per_8_bars(plan: &[ConductorBar], bars: u32) -> f64 {
 }
 
 /// Part-density histogram: for each part (drums, bass, melody, harmony) the
-/// share of bars at each density level (0 = resting), concatenated.
+/// share of bars at each density level (0 = resting), concatenated and
+/// scaled to sum to 1 (so histogram intersection is in [0, 1]).
 pub fn part_density_histogram(plan: &[ConductorBar]) -> Vec<f64> {
     let levels = DENSITY_LEVELS as usize;
     let mut h = vec![0.0; DENSITY_PARTS as usize * levels];
@@ -76,7 +77,7 @@ pub fn part_density_histogram(plan: &[ConductorBar]) -> Vec<f64> {
             h[p * levels + (*d as usize).min(levels - 1)] += 1.0;
         }
     }
-    let n = plan.len().max(1) as f64;
+    let n = (plan.len() * DENSITY_PARTS as usize).max(1) as f64;
     h.iter_mut().for_each(|x| *x /= n);
     h
 }
@@ -117,7 +118,8 @@ mod tests {
         assert!((sections_per_16_bars(&p, 6) - 8.0).abs() < 1e-9);
         let h = part_density_histogram(&p);
         assert_eq!(h.len(), 16);
-        assert_eq!((h[0], h[5], h[10], h[15]), (1.0, 1.0, 1.0, 1.0));
+        assert_eq!((h[0], h[5], h[10], h[15]), (0.25, 0.25, 0.25, 0.25));
+        assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         assert_eq!(section_repetition(&p[..2]), 0.0);
     }
 }
