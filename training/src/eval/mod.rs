@@ -480,6 +480,9 @@ fn check_trained_on(
 pub struct WindowContext {
     pub harmony: Option<HarmonyDecoded>,
     pub metre: TimeSignature,
+    /// The real window's bars (a Conductor plan is as long as the song it
+    /// stands beside, when that is shorter than the card's length).
+    pub bars: u32,
 }
 
 impl WindowContext {
@@ -487,6 +490,7 @@ impl WindowContext {
         WindowContext {
             harmony: window.harmony.clone(),
             metre: window.piece.metre,
+            bars: window.piece.bars,
         }
     }
 }
@@ -531,7 +535,11 @@ fn sample_set(
                 metre,
             },
         };
-        let tokens = sample_piece(expert, model, bars, opts, piece_seed, &context)?;
+        let piece_bars = match (expert, window) {
+            (ExpertKind::Conductor, Some(w)) if w.bars > 0 => w.bars.min(bars),
+            _ => bars,
+        };
+        let tokens = sample_piece(expert, model, piece_bars, opts, piece_seed, &context)?;
         let decoded = decode_piece(expert, tokens, harmony)
             .with_context(|| format!("{} sample {i}", expert.name()))?;
         pieces.push(Piece { metre, ..decoded });
@@ -833,6 +841,7 @@ mod tests {
                 &[WindowContext {
                     harmony: Some(harmony.clone()),
                     metre: TimeSignature::FOUR_FOUR,
+                    bars: 4,
                 }],
                 false,
                 &ProgressBar::hidden(),
