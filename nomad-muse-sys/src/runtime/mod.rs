@@ -5,6 +5,7 @@
 pub mod band;
 mod chord_id;
 mod error;
+pub mod fused;
 pub mod model_check;
 pub mod realtime_alloc;
 mod sampler;
@@ -18,5 +19,5 @@ pub use band::{
 pub use chord_id::{identify_chords, ChordAnalysis, IdentifiedChord, KeySegment};
 pub use error::MuseError;
 pub use sampler::{sample_masked, SamplingOptions, XorShiftRng};
-pub use session::ExpertSession;
+pub use session::{EngineChoice, ExpertSession};
 pub use step::StepModel;

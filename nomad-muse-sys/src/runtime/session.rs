@@ -5,6 +5,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
+use super::fused::{parity, FusedGru};
 use super::model_check::{self, ModelDims};
 use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
 use super::sampler::{sample_masked, SamplingOptions, XorShiftRng};
@@ -16,9 +17,7 @@ pub struct ExpertSession {
     expert: ExpertKind,
     vocab: Vocabulary,
     grammar: Grammar,
-    state: TypedSimpleState,
-    layers: usize,
-    hidden_size: usize,
+    engine: Engine,
     /// GRU state between steps, owned here so no tract tensor outlives a
     /// step (that is what lets the arena rewind).
     hidden: Vec<f32>,
@@ -29,13 +28,37 @@ pub struct ExpertSession {
     saved: SavedStep,
     mask: Vec<bool>,
     scratch: Vec<(f32, u32)>,
+    pub options: SamplingOptions,
+}
+
+/// What runs a step: the fused GRU when the graph is one the library
+/// recognises (and agrees with tract at load), tract otherwise.
+enum Engine {
+    Fused(FusedGru),
+    Tract(TractStep),
+}
+
+/// Which engine a session may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The fused step when the graph is recognised, else tract.
+    Auto,
+    /// tract's graph always (the reference; tests and the bench).
+    Tract,
+}
+
+/// tract's runnable graph, with the arena its per-step temporaries use.
+struct TractStep {
+    state: TypedSimpleState,
+    conditioned: bool,
+    layers: usize,
+    hidden_size: usize,
     /// Per-step temporaries (tract's op outputs) live here.
     arena: RealtimeArena,
     /// Threads that already ran a step outside the arena: tract grows
     /// thread-local scratch on a thread's first step, which must not land
     /// in (and pin) the arena.
     warm_threads: Vec<usize>,
-    pub options: SamplingOptions,
 }
 
 /// The step arena holds this many times what the first step requested
@@ -62,9 +85,119 @@ impl std::fmt::Debug for ExpertSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExpertSession")
             .field("expert", &self.expert)
-            .field("layers", &self.layers)
+            .field("engine", &self.engine_name())
             .finish()
     }
+}
+
+impl TractStep {
+    /// Warm-up, so the first real token pays no one-off costs: a first
+    /// step outside any arena measures what a step requests, then the
+    /// arena is sized from it and a second step touches it.
+    fn with_arena(mut self, state_len: usize, vocab_size: usize) -> Result<Self, MuseError> {
+        let mut hidden = vec![0.0; state_len];
+        let mut logits = vec![0.0; vocab_size];
+        let before = thread_bytes_requested();
+        self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
+        let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
+        self.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
+        hidden.fill(0.0);
+        self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
+        Ok(self)
+    }
+
+    fn run_step(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        hidden: &mut [f32],
+        logits: &mut [f32],
+    ) -> Result<(), MuseError> {
+        let thread = thread_tag();
+        if self.warm_threads.contains(&thread) {
+            let _scope = self.arena.enter();
+            self.run_model(token, chord, key, hidden, logits)
+        } else {
+            let result = self.run_model(token, chord, key, hidden, logits);
+            if self.warm_threads.len() < MAX_WARM_THREADS {
+                self.warm_threads.push(thread);
+            }
+            result
+        }
+    }
+
+    /// One graph step; every tract value it makes is dropped before it
+    /// returns, and its results are copied into `logits` and `hidden`.
+    fn run_model(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        hidden: &mut [f32],
+        logits: &mut [f32],
+    ) -> Result<(), MuseError> {
+        let input =
+            Tensor::from_shape(&[self.layers, 1, self.hidden_size], hidden).map_err(model_err)?;
+        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), input.into());
+        if self.conditioned {
+            inputs.push(tensor1(&[chord as i64]).into());
+            inputs.push(tensor1(&[key as i64]).into());
+        }
+        let out = self.state.run(inputs).map_err(model_err)?;
+        let output = |i: usize, name: &str| {
+            out.get(i)
+                .ok_or_else(|| MuseError::Model(format!("model gives no {name} output")))?
+                .to_plain_array_view::<f32>()
+                .map_err(model_err)
+        };
+        let new_logits = output(0, "logits")?;
+        let new_hidden = output(1, "hidden_out")?;
+        if new_logits.len() != logits.len() || new_hidden.len() != hidden.len() {
+            return Err(MuseError::Model(format!(
+                "model gives {} logits and {} state values for {} tokens and {} state values",
+                new_logits.len(),
+                new_hidden.len(),
+                logits.len(),
+                hidden.len()
+            )));
+        }
+        for (dst, src) in logits.iter_mut().zip(new_logits.iter()) {
+            *dst = *src;
+        }
+        for (dst, src) in hidden.iter_mut().zip(new_hidden.iter()) {
+            *dst = *src;
+        }
+        Ok(())
+    }
+}
+
+/// The fused step for `proto` if the graph is recognised, checked against
+/// tract (`None`: not recognised; an error: recognised but disagreeing).
+fn fused_engine(
+    proto: &tract_onnx::pb::ModelProto,
+    tract: &mut TractStep,
+    path: &Path,
+    vocab_size: usize,
+) -> Result<Option<FusedGru>, MuseError> {
+    let (layers, hidden_size) = (tract.layers, tract.hidden_size);
+    let Some(mut fused) = FusedGru::from_graph(proto, layers, hidden_size, vocab_size) else {
+        return Ok(None);
+    };
+    let mut reference = |t, c, k, h: &mut [f32], l: &mut [f32]| {
+        tract.run_model(t, c, k, h, l).map_err(|e| e.to_string())
+    };
+    let ids = (ChordLabel::DENSE_COUNT, Key::DENSE_COUNT);
+    let worst = parity::max_difference(&mut fused, &mut reference, layers * hidden_size, ids, 17)
+        .map_err(|e| MuseError::Model(format!("{}: parity check: {e}", path.display())))?;
+    if worst > parity::TOLERANCE {
+        return Err(MuseError::Model(format!(
+            "{}: the fused step disagrees with the graph by {worst:e} (more than {:e}): refused",
+            path.display(),
+            parity::TOLERANCE
+        )));
+    }
+    Ok(Some(fused))
 }
 
 impl ExpertSession {
@@ -72,6 +205,13 @@ impl ExpertSession {
     /// metadata. The file is checked (`model_check`) before anything sized
     /// by it is allocated: a hostile file is `MuseError::Model`, fast.
     pub fn load(path: &Path) -> Result<Self, MuseError> {
+        Self::load_with_engine(path, EngineChoice::Auto)
+    }
+
+    /// Like [`ExpertSession::load`], choosing the engine. tract always
+    /// parses and validates the graph; with `Auto` its optimised graph is
+    /// dropped once the fused step has matched it.
+    pub fn load_with_engine(path: &Path, choice: EngineChoice) -> Result<Self, MuseError> {
         let proto = model_check::read_model_proto(path)?;
         let meta = |key: &str| -> Result<String, MuseError> {
             proto
@@ -98,15 +238,28 @@ impl ExpertSession {
             layers,
             hidden_size,
         } = model_check::check_graph(&proto, path, expert, vocab.len())?;
-        let state = model_check::runnable_state(&proto, path)?;
         let n = vocab.len();
+        let mut tract = TractStep {
+            state: model_check::runnable_state(&proto, path)?,
+            conditioned: expert.is_conditioned(),
+            layers,
+            hidden_size,
+            arena: RealtimeArena::inert(),
+            warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
+        };
+        let fused = match choice {
+            EngineChoice::Auto => fused_engine(&proto, &mut tract, path, n)?,
+            EngineChoice::Tract => None,
+        };
+        let engine = match fused {
+            Some(fused) => Engine::Fused(fused),
+            None => Engine::Tract(tract.with_arena(layers * hidden_size, n)?),
+        };
         let mut session = ExpertSession {
             expert,
             grammar: Grammar::new(expert).with_bar_steps(16),
             vocab,
-            state,
-            layers,
-            hidden_size,
+            engine,
             hidden: vec![0.0; layers * hidden_size],
             logits: vec![0.0; n],
             has_logits: false,
@@ -118,21 +271,25 @@ impl ExpertSession {
             },
             mask: vec![false; n],
             scratch: Vec::with_capacity(n),
-            arena: RealtimeArena::inert(),
-            warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
             options: SamplingOptions::default(),
         };
-        // Warm-up, so the first real token pays no one-off costs: a first
-        // step outside any arena measures what a step requests, then the
-        // arena is sized from it and a second step touches it.
-        let before = thread_bytes_requested();
-        session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
-        let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
-        session.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
-        session.reset();
+        // The first step touches every buffer: no page fault on the first token.
         session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
         session.reset();
         Ok(session)
+    }
+
+    /// What runs the steps: `"fused avx512 fp32"`, `"fused avx2+fma int8"`,
+    /// … or `"tract"`.
+    pub fn engine_name(&self) -> String {
+        match &self.engine {
+            Engine::Fused(f) => format!(
+                "fused {} {}",
+                f.isa().name(),
+                if f.is_int8() { "int8" } else { "fp32" }
+            ),
+            Engine::Tract(_) => "tract".into(),
+        }
     }
 
     pub fn expert(&self) -> ExpertKind {
@@ -155,60 +312,25 @@ impl ExpertSession {
     }
 
     fn run_step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let thread = thread_tag();
-        if self.warm_threads.contains(&thread) {
-            let _scope = self.arena.enter();
-            self.run_model(token, chord, key)
-        } else {
-            let result = self.run_model(token, chord, key);
-            if self.warm_threads.len() < MAX_WARM_THREADS {
-                self.warm_threads.push(thread);
+        match &mut self.engine {
+            Engine::Fused(f) => f
+                .step(token, chord, key, &mut self.hidden, &mut self.logits)
+                .map_err(MuseError::InvalidArgument)?,
+            Engine::Tract(t) => {
+                t.run_step(token, chord, key, &mut self.hidden, &mut self.logits)?
             }
-            result
-        }
-    }
-
-    /// One graph step; every tract value it makes is dropped before it
-    /// returns, and its results are copied into `logits` and `hidden`.
-    fn run_model(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let hidden = Tensor::from_shape(&[self.layers, 1, self.hidden_size], &self.hidden)
-            .map_err(model_err)?;
-        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden.into());
-        if self.expert.is_conditioned() {
-            inputs.push(tensor1(&[chord as i64]).into());
-            inputs.push(tensor1(&[key as i64]).into());
-        }
-        let out = self.state.run(inputs).map_err(model_err)?;
-        let output = |i: usize, name: &str| {
-            out.get(i)
-                .ok_or_else(|| MuseError::Model(format!("model gives no {name} output")))?
-                .to_plain_array_view::<f32>()
-                .map_err(model_err)
-        };
-        let logits = output(0, "logits")?;
-        let hidden = output(1, "hidden_out")?;
-        if logits.len() != self.logits.len() || hidden.len() != self.hidden.len() {
-            return Err(MuseError::Model(format!(
-                "model gives {} logits and {} state values for {} tokens and {} state values",
-                logits.len(),
-                hidden.len(),
-                self.logits.len(),
-                self.hidden.len()
-            )));
-        }
-        for (dst, src) in self.logits.iter_mut().zip(logits.iter()) {
-            *dst = *src;
-        }
-        for (dst, src) in self.hidden.iter_mut().zip(hidden.iter()) {
-            *dst = *src;
         }
         self.has_logits = true;
         Ok(())
     }
 
     /// Bytes of the step arena in use at most so far, and its capacity.
+    /// (0, 0) on the fused step, which needs no arena.
     pub fn arena_usage(&self) -> (usize, usize) {
-        (self.arena.high_water(), self.arena.capacity())
+        match &self.engine {
+            Engine::Tract(t) => (t.arena.high_water(), t.arena.capacity()),
+            Engine::Fused(_) => (0, 0),
+        }
     }
 
     /// Feeds `token`; `condition` gives the (chord, key) conditioning ids
