@@ -1,9 +1,10 @@
 //! The fused step's inner loops: panelled matrix-vector products (fp32 and
-//! int8 weights), the GRU gate update and a vectorisable `exp`. Each is
-//! written once as plain loops over fixed-width lanes (so the compiler
-//! vectorises it) and compiled three times: AVX-512, AVX2+FMA and the
-//! target's baseline (SSE2 on x86-64, NEON on aarch64). The variant is
-//! picked once at load by runtime feature detection ([`Isa::detect`]).
+//! int8 weights), the GRU gate update and a vectorisable `exp`. The gate
+//! update and softmax are plain loops compiled three times (AVX-512,
+//! AVX2+FMA and the target's baseline: SSE2 on x86-64, NEON on aarch64);
+//! the products use explicit registers on x86-64 (`x86`) and the plain
+//! loops elsewhere. The variant is picked once at load by runtime feature
+//! detection ([`Isa::detect`]).
 
 /// Output columns per panel: weights are stored `[panel][input][PANEL]`, so
 /// one panel's accumulators stay in registers while its weights stream by.
@@ -291,17 +292,31 @@ fn softmax_any<const FMA: bool>(
 }
 
 variants! {
-    matvec_f32: matvec_body(w: &Panelled<f32>, bias: &[f32], x: &[f32], y: &mut [f32]) -> () [f32];
-    matvec_i8: matvec_body(w: &Panelled<i8>, bias: &[f32], x: &[f32], y: &mut [f32]) -> () [i8];
     gru_gates: gates_any(gx: &[f32], gh: &[f32], h: &mut [f32]) -> () [];
     masked_softmax: softmax_any(v: &[f32], keep: &[bool], max: f32, inv_t: f32, out: &mut [f32]) -> f32 [];
 }
 
-/// `y = x · w + bias` for either weight type.
+/// `y = x · w + bias` for either weight type (`x.len() ≥ rows`, `y` and
+/// `bias` at least `cols`, else a panic: callers size them at load).
 pub fn matvec(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32]) {
+    assert!(x.len() >= w.rows() && y.len() >= w.cols() && bias.len() >= w.cols());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `Isa::detect` chose the variant from the CPU's features; the
+    // lengths are checked above.
+    unsafe {
+        use super::x86::{matvec_avx2, matvec_avx512};
+        match (isa, w) {
+            (Isa::Avx512, Weights::F32(w)) => return matvec_avx512(w, bias, x, y),
+            (Isa::Avx512, Weights::I8(w)) => return matvec_avx512(w, bias, x, y),
+            (Isa::Avx2Fma, Weights::F32(w)) => return matvec_avx2(w, bias, x, y),
+            (Isa::Avx2Fma, Weights::I8(w)) => return matvec_avx2(w, bias, x, y),
+            (Isa::Baseline, _) => {}
+        }
+    }
+    let _ = isa;
     match w {
-        Weights::F32(w) => matvec_f32(isa, w, bias, x, y),
-        Weights::I8(w) => matvec_i8(isa, w, bias, x, y),
+        Weights::F32(w) => matvec_body::<f32, false>(w, bias, x, y),
+        Weights::I8(w) => matvec_body::<i8, false>(w, bias, x, y),
     }
 }
 

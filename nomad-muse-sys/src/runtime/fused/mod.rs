@@ -12,6 +12,8 @@
 mod extract;
 pub mod kernels;
 pub mod parity;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use tract_onnx::pb::ModelProto;
 
