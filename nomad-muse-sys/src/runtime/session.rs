@@ -6,9 +6,10 @@ use std::path::Path;
 use tract_onnx::prelude::*;
 
 use super::fused::{parity, FusedGru};
+use super::mask_cache::MaskCache;
 use super::model_check::{self, ModelDims};
 use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
-use super::sampler::{sample_masked, SamplingOptions, XorShiftRng};
+use super::sampler::{Sampler, SamplingOptions, XorShiftRng};
 use super::MuseError;
 use crate::theory::{ChordLabel, Key};
 use crate::tokenizers::{ExpertKind, Grammar, GrammarCheckpoint, Token, Vocabulary};
@@ -27,7 +28,8 @@ pub struct ExpertSession {
     /// the current multi-token call, put back if it fails.
     saved: SavedStep,
     mask: Vec<bool>,
-    scratch: Vec<(f32, u32)>,
+    masks: MaskCache,
+    sampler: Sampler,
     pub options: SamplingOptions,
 }
 
@@ -270,7 +272,8 @@ impl ExpertSession {
                 grammar: None,
             },
             mask: vec![false; n],
-            scratch: Vec::with_capacity(n),
+            masks: MaskCache::new(n),
+            sampler: Sampler::new(n),
             options: SamplingOptions::default(),
         };
         // The first step touches every buffer: no page fault on the first token.
@@ -377,17 +380,17 @@ impl ExpertSession {
                 "nothing fed yet: feed at least BOS before sampling".into(),
             ));
         }
-        self.grammar.allowed_mask(&mut self.mask);
-        sample_masked(
-            &self.logits,
-            &self.mask,
-            &self.options,
-            &mut XorShiftRng(rng_state),
-            &mut self.scratch,
-        )
-        .ok_or_else(|| {
-            MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into())
-        })
+        self.masks.allowed_mask(&self.grammar, &mut self.mask);
+        self.sampler
+            .sample(
+                &self.logits,
+                &self.mask,
+                &self.options,
+                &mut XorShiftRng(rng_state),
+            )
+            .ok_or_else(|| {
+                MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into())
+            })
     }
 
     /// Like [`ExpertSession::load`], with sampling options (checked).

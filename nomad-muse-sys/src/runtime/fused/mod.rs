@@ -131,15 +131,6 @@ impl FusedGru {
         self.isa
     }
 
-    /// Runs the kernels with `isa` instead (tests and the bench compare
-    /// variants; the caller must only pass one the CPU has).
-    pub fn with_isa(mut self, isa: Isa) -> Self {
-        if isa == Isa::Baseline || isa == Isa::detect() {
-            self.isa = isa;
-        }
-        self
-    }
-
     /// Whether the GRU matrices are int8.
     pub fn is_int8(&self) -> bool {
         self.layers
