@@ -10,6 +10,9 @@ use std::path::Path;
 use nomad_muse::runtime::fused::kernels::exp_approx;
 use nomad_muse::runtime::model_check::read_model_proto;
 
+/// `[3H, in]` and `[3H, H]` matrices, `[3H]` input and recurrent biases.
+type Layer = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
 pub struct ReferenceGru {
     vocab: usize,
     embed_dim: usize,
@@ -17,8 +20,7 @@ pub struct ReferenceGru {
     embed: Vec<f32>,
     /// Chord and key tables (conditioned experts), each `[rows, E]`.
     conditioning: Vec<Vec<f32>>,
-    /// Per layer: `[3H, in]`, `[3H, H]`, `[3H]` input and `[3H]` recurrent biases.
-    layers: Vec<(Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)>,
+    layers: Vec<Layer>,
     head: Vec<f32>,
     head_bias: Vec<f32>,
     state: Vec<f32>,
@@ -137,13 +139,12 @@ impl ReferenceGru {
                 self.gx[r] = bi[r] + dot(&wi[r * input..(r + 1) * input], &self.x[..input]);
                 self.gh[r] = bh[r] + dot(&wh[r * h..(r + 1) * h], state);
             }
-            for j in 0..h {
+            for (j, s) in state.iter_mut().enumerate() {
                 let z = 1.0 / (1.0 + exp_approx(-(self.gx[j] + self.gh[j])));
                 let r = 1.0 / (1.0 + exp_approx(-(self.gx[h + j] + self.gh[h + j])));
-                let n = 2.0
-                    / (1.0 + exp_approx(-2.0 * (self.gx[2 * h + j] + r * self.gh[2 * h + j])))
-                    - 1.0;
-                state[j] = n + z * (state[j] - n);
+                let pre_n = self.gx[2 * h + j] + r * self.gh[2 * h + j];
+                let n = 2.0 / (1.0 + exp_approx(-2.0 * pre_n)) - 1.0;
+                *s = n + z * (*s - n);
             }
             self.x[..h].copy_from_slice(state);
             input = h;

@@ -360,7 +360,7 @@ mod tests {
                 .map(|i| ((i as u32 * 7919 + case * 104_729) % 1000) as f32 / 97.0 - 5.0)
                 .collect();
             let allowed: Vec<bool> = (0..n)
-                .map(|i| (i as u32 + case) % (case % 5 + 1) == 0)
+                .map(|i| (i as u32 + case).is_multiple_of(case % 5 + 1))
                 .collect();
             let opts = SamplingOptions {
                 temperature: [1.0, 0.7, 1.5, 0.0][case as usize % 4],

@@ -123,16 +123,14 @@ pub unsafe fn matvec_avx2<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], y:
         if r < rows {
             let xv = _mm256_set1_ps(x[r]);
             let wp = base.add(r * PANEL);
-            for q in 0..4 {
-                acc[q] = _mm256_fmadd_ps(xv, W::load8(wp.add(8 * q)), acc[q]);
+            for (q, a) in acc.iter_mut().take(4).enumerate() {
+                *a = _mm256_fmadd_ps(xv, W::load8(wp.add(8 * q)), *a);
             }
         }
         let mut sums = [0f32; PANEL];
-        for q in 0..4 {
-            _mm256_storeu_ps(
-                sums.as_mut_ptr().add(8 * q),
-                _mm256_add_ps(acc[q], acc[4 + q]),
-            );
+        let (first, second) = acc.split_at(4);
+        for (q, (a, b)) in first.iter().zip(second).enumerate() {
+            _mm256_storeu_ps(sums.as_mut_ptr().add(8 * q), _mm256_add_ps(*a, *b));
         }
         finish(w, p, &sums, bias, y);
     }
