@@ -140,3 +140,39 @@ fn a_graph_the_fused_path_does_not_recognise_runs_on_tract() {
     assert!(stream_difference(&mut reference, &mut session) <= 1e-4);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// After the first bar, a bar of all three experts on the fused step takes
+/// nothing from the system heap (and the counter does see an allocation).
+#[test]
+fn bars_after_the_first_make_no_system_allocation() {
+    use nomad_muse::runtime::realtime_alloc::thread_counters;
+    use nomad_muse::runtime::Band;
+    let dir = temp_dir("band_alloc");
+    let path = |e: ExpertKind| write(&dir, &format!("{}.onnx", e.name()), &expert_bytes(e, false));
+    let (drums, harmony, melody) = (
+        path(ExpertKind::Drums),
+        path(ExpertKind::Harmony),
+        path(ExpertKind::Melody),
+    );
+    let mut band = Band::load(&drums, &harmony, &melody, 3).unwrap();
+    band.next_bar().unwrap();
+    let before = thread_counters().0;
+    let mut notes = 0;
+    for _ in 0..12 {
+        band.next_bar().unwrap();
+        notes += band
+            .bar_notes(band.bars_generated() - 1)
+            .map_or(0, |n| n.len());
+    }
+    assert_eq!(
+        thread_counters().0 - before,
+        0,
+        "system allocations in 12 bars"
+    );
+    assert!(notes > 0, "the bars play notes");
+    let probe = thread_counters().0;
+    let allocated = std::hint::black_box(Vec::<u64>::with_capacity(8));
+    assert_eq!(thread_counters().0 - probe, 1, "the counter counts");
+    drop(allocated);
+    std::fs::remove_dir_all(&dir).ok();
+}
