@@ -174,23 +174,19 @@ impl TractStep {
     }
 }
 
-/// The fused step for `proto` if the graph is recognised, checked against
-/// tract (`None`: not recognised; an error: recognised but disagreeing).
-fn fused_engine(
-    proto: &tract_onnx::pb::ModelProto,
+/// `fused` once it has matched tract's graph over a few steps (a file
+/// where they disagree is refused).
+fn checked_fused(
+    mut fused: FusedGru,
     tract: &mut TractStep,
     path: &Path,
-    vocab_size: usize,
-) -> Result<Option<FusedGru>, MuseError> {
-    let (layers, hidden_size) = (tract.layers, tract.hidden_size);
-    let Some(mut fused) = FusedGru::from_graph(proto, layers, hidden_size, vocab_size) else {
-        return Ok(None);
-    };
+) -> Result<FusedGru, MuseError> {
+    let ids = (ChordLabel::DENSE_COUNT, Key::DENSE_COUNT);
+    let state_len = tract.layers * tract.hidden_size;
     let mut reference = |t, c, k, h: &mut [f32], l: &mut [f32]| {
         tract.run_model(t, c, k, h, l).map_err(|e| e.to_string())
     };
-    let ids = (ChordLabel::DENSE_COUNT, Key::DENSE_COUNT);
-    let worst = parity::max_difference(&mut fused, &mut reference, layers * hidden_size, ids, 17)
+    let worst = parity::max_difference(&mut fused, &mut reference, state_len, ids, 17)
         .map_err(|e| MuseError::Model(format!("{}: parity check: {e}", path.display())))?;
     if worst > parity::TOLERANCE {
         return Err(MuseError::Model(format!(
@@ -199,7 +195,7 @@ fn fused_engine(
             parity::TOLERANCE
         )));
     }
-    Ok(Some(fused))
+    Ok(fused)
 }
 
 impl ExpertSession {
@@ -211,8 +207,8 @@ impl ExpertSession {
     }
 
     /// Like [`ExpertSession::load`], choosing the engine. tract always
-    /// parses and validates the graph; with `Auto` its optimised graph is
-    /// dropped once the fused step has matched it.
+    /// parses and validates the graph; with `Auto` and a recognised graph
+    /// tract only runs the parity check (unoptimised) and is then dropped.
     pub fn load_with_engine(path: &Path, choice: EngineChoice) -> Result<Self, MuseError> {
         let proto = model_check::read_model_proto(path)?;
         let meta = |key: &str| -> Result<String, MuseError> {
@@ -241,20 +237,21 @@ impl ExpertSession {
             hidden_size,
         } = model_check::check_graph(&proto, path, expert, vocab.len())?;
         let n = vocab.len();
+        let fused = match choice {
+            EngineChoice::Auto => FusedGru::from_graph(&proto, layers, hidden_size, n),
+            EngineChoice::Tract => None,
+        };
+        // tract's optimiser only runs when tract will serve the steps.
         let mut tract = TractStep {
-            state: model_check::runnable_state(&proto, path)?,
+            state: model_check::runnable_state(&proto, path, fused.is_none())?,
             conditioned: expert.is_conditioned(),
             layers,
             hidden_size,
             arena: RealtimeArena::inert(),
             warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
         };
-        let fused = match choice {
-            EngineChoice::Auto => fused_engine(&proto, &mut tract, path, n)?,
-            EngineChoice::Tract => None,
-        };
         let engine = match fused {
-            Some(fused) => Engine::Fused(fused),
+            Some(fused) => Engine::Fused(checked_fused(fused, &mut tract, path)?),
             None => Engine::Tract(tract.with_arena(layers * hidden_size, n)?),
         };
         let mut session = ExpertSession {
