@@ -322,13 +322,14 @@ fn whole_bars(dir: &Path) {
     }
 }
 
-fn peak_rss_kib() -> i64 {
+/// A `/proc/self/status` field in KiB (-1 if unreadable).
+fn status_kib(field: &str) -> i64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l[6..].trim().trim_end_matches(" kB").trim().parse().ok())
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         })
         .unwrap_or(-1)
 }
@@ -339,7 +340,12 @@ fn rss_child(dir: &Path, suffix: &str) {
         return;
     };
     play(band, 17, &mut Vec::new());
-    println!("{}", peak_rss_kib());
+    println!(
+        "{} KiB (now: {} KiB heap and private, {} KiB file-backed)",
+        status_kib("VmHWM"),
+        status_kib("RssAnon"),
+        status_kib("RssFile")
+    );
 }
 
 fn rss(dir: &Path) {
@@ -354,7 +360,7 @@ fn rss(dir: &Path) {
         Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
     println!(
-        "\npeak RSS of a host process that loads the band and plays 16 bars: fp32 {} KiB, int8 {} KiB",
+        "\npeak RSS of a host process that loads the band and plays 16 bars:\n  fp32 {}\n  int8 {}",
         run("fp32").unwrap_or_default(),
         run("int8").unwrap_or_default()
     );
