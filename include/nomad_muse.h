@@ -538,7 +538,8 @@ enum MuseStatus muse_band_set_form(struct MuseBand *band, const char *form);
 /**
  * Heap allocations the calling thread has made inside libnomad_muse so far:
  * `system` from the system heap, `arena` from session arenas (where a
- * per-token call's temporaries live). A host checks that its real-time
+ * per-token call's temporaries live when the model runs on tract's graph;
+ * the fused step has none, so both stay put). A host checks that its real-time
  * thread's `system` count stays put across `muse_generate_next` calls after
  * the first call on that thread. Either pointer may be NULL.
  *
@@ -561,7 +562,11 @@ const char *muse_last_error(void);
 /**
  * Loads an exported expert (.onnx; everything it needs is in the file).
  * `opts` may be NULL. The file must be a regular file within the library's
- * limits (see `MUSE_ERR_MODEL`); loading takes well under a second.
+ * limits (see `MUSE_ERR_MODEL`); loading takes well under a second. tract
+ * validates the graph; an expert laid out as the exporter writes it then
+ * runs on the fused step, which must match tract's graph within 1e-4 over
+ * a few steps at load (else `MUSE_ERR_MODEL`); any other valid graph runs
+ * on tract.
  *
  * Ownership: on success `*out` is a new session the caller frees with
  * `muse_session_free`; on failure `*out` is NULL. Threads: any thread (not

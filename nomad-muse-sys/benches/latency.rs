@@ -1,173 +1,467 @@
-//! Per-token latency of each expert through the C ABI (fp32 and int8),
-//! heap allocations per token after warm-up (system heap, and tract's
-//! temporaries served by the session arena), this process's peak RSS, and the
-//! same steps through onnxruntime (Python) on the same files, in one run.
+//! The real-time figures of issue 12, in one run on one machine:
 //!
-//!   cargo bench -p nomad-muse-sys --bench latency -- <onnx_dir>
+//! - per expert, µs per token (one model step + grammar-masked sampling),
+//!   median over interleaved rounds (A, B, C, D, A, B, …) of: the C ABI
+//!   (`muse_generate_next`, fp32 and int8 files), tract's graph (the
+//!   reference engine) and a plain hand-written GRU step of the same shapes
+//!   kept in this file (embedding + conditioning add, L layers with
+//!   `linear_before_reset = 1`, head, softmax sampling);
+//! - top-1 agreement int8 vs fp32 along generation streams;
+//! - a whole bar of all three experts through `muse_band_next_bar` (median
+//!   µs per bar, system allocations per bar after the first);
+//! - peak RSS of a host process that loads the band and plays 16 bars;
+//! - the shared library's size, and onnxruntime (Python, 1 thread, same
+//!   files, with sampling) when it is installed.
 //!
-//! (default <onnx_dir>: artifacts/onnx). Timings are medians and p99s over
-//! many steps; compare ratios within one run, the machine is shared.
+//!   cargo bench --workspace --bench latency -- <onnx_dir>
+//!
+//! (default <onnx_dir>: artifacts/onnx). The machine is shared: compare
+//! ratios within one run.
 
 use std::ffi::CString;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nomad_muse::ffi::*;
+use nomad_muse::runtime::fused::kernels::Isa;
 use nomad_muse::runtime::realtime_alloc::thread_counters;
+use nomad_muse::runtime::{EngineChoice, ExpertSession, StepModel};
+use nomad_muse::tokenizers::{BOS_ID, EOS_ID};
 
-const STEPS: usize = 2000;
+#[path = "support/reference.rs"]
+mod reference;
+use reference::ReferenceGru;
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+const ROUNDS: usize = 15;
+const BLOCK: usize = 200;
+const EXPERTS: [&str; 3] = ["drums", "harmony", "melody"];
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }
 
-/// Feeds a grammar-valid stream (the session's own samples) and times each
-/// `muse_generate_next` call (one model step + masked sampling).
-struct Figures {
-    median_us: f64,
-    p99_us: f64,
-    system_allocs_per_token: f64,
-    arena_allocs_per_token: f64,
+/// Something that makes one token per call.
+trait Contender {
+    fn token(&mut self);
 }
 
-fn bench_file(path: &std::path::Path) -> Option<Figures> {
-    let c = CString::new(path.to_str()?).ok()?;
-    let mut s: *mut MuseSession = std::ptr::null_mut();
-    let opts = MuseSessionOptions {
-        temperature: 1.0,
-        top_k: 0,
-        top_p: 1.0,
-        seed: 1,
-    };
-    // SAFETY: valid C string and out pointer.
-    if unsafe { muse_session_new(c.as_ptr(), &opts, &mut s) } != MuseStatus::MuseOk {
-        eprintln!("skip {}: cannot load", path.display());
-        return None;
+/// A session behind the C ABI, generating its own stream.
+struct CSession {
+    handle: *mut MuseSession,
+    melody: bool,
+    rng: u64,
+    token: i32,
+    fed_bos: bool,
+}
+
+impl CSession {
+    fn open(path: &Path) -> Option<CSession> {
+        let c = CString::new(path.to_str()?).ok()?;
+        let mut handle: *mut MuseSession = std::ptr::null_mut();
+        let opts = MuseSessionOptions {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 1,
+        };
+        // SAFETY: valid C string and out pointer.
+        if unsafe { muse_session_new(c.as_ptr(), &opts, &mut handle) } != MuseStatus::MuseOk {
+            eprintln!("cannot load {}", path.display());
+            return None;
+        }
+        let mut kind = MuseExpertKind::MuseExpertDrums;
+        // SAFETY: a live session and a writable out pointer.
+        unsafe { muse_expert_kind(handle, &mut kind) };
+        Some(CSession {
+            handle,
+            melody: kind == MuseExpertKind::MuseExpertMelody,
+            rng: 5,
+            token: BOS_ID as i32,
+            fed_bos: false,
+        })
     }
-    let mut kind = MuseExpertKind::MuseExpertDrums;
-    unsafe { muse_expert_kind(s, &mut kind) };
-    let melody = kind == MuseExpertKind::MuseExpertMelody;
-    let mut rng = 5u64;
-    let mut times = Vec::with_capacity(STEPS);
-    let (mut system, mut arena, mut counted) = (0u64, 0u64, 0u64);
-    let mut token: i32 = 1;
-    let mut fed_bos = false;
-    let mut i = 0;
-    while times.len() < STEPS {
-        let ctx = if fed_bos { token } else { 1 };
-        let before = thread_counters();
-        let t0 = Instant::now();
+}
+
+impl Contender for CSession {
+    fn token(&mut self) {
+        let ctx = if self.fed_bos {
+            self.token
+        } else {
+            BOS_ID as i32
+        };
+        // SAFETY: a live session; one context token; writable outs.
         let st = unsafe {
-            if melody {
-                muse_generate_next_conditioned(s, &ctx, 1, 0, 0, 1.0, &mut rng, &mut token)
+            if self.melody {
+                muse_generate_next_conditioned(
+                    self.handle,
+                    &ctx,
+                    1,
+                    0,
+                    0,
+                    1.0,
+                    &mut self.rng,
+                    &mut self.token,
+                )
             } else {
-                muse_generate_next(s, &ctx, 1, 1.0, &mut rng, &mut token)
+                muse_generate_next(self.handle, &ctx, 1, 1.0, &mut self.rng, &mut self.token)
             }
         };
-        let dt = t0.elapsed().as_secs_f64() * 1e6;
-        let after = thread_counters();
-        fed_bos = true;
-        if st != MuseStatus::MuseOk {
-            // The stream ended (EOS): start a new one.
-            unsafe { muse_session_reset(s) };
-            fed_bos = false;
-            continue;
-        }
-        i += 1;
-        if i > 20 {
-            times.push(dt);
-            system += after.0 - before.0;
-            arena += after.1 - before.1;
-            counted += 1;
+        self.fed_bos = st == MuseStatus::MuseOk && self.token != EOS_ID as i32;
+        if !self.fed_bos {
+            // The stream ended: start a new one.
+            unsafe { muse_session_reset(self.handle) };
         }
     }
-    unsafe { muse_session_free(s) };
-    times.sort_by(|a, b| a.total_cmp(b));
-    let per_token = |n: u64| n as f64 / counted.max(1) as f64;
-    Some(Figures {
-        median_us: percentile(&times, 0.5),
-        p99_us: percentile(&times, 0.99),
-        system_allocs_per_token: per_token(system),
-        arena_allocs_per_token: per_token(arena),
-    })
 }
 
-fn peak_rss_kib() -> i64 {
+impl Drop for CSession {
+    fn drop(&mut self) {
+        // SAFETY: a live session, freed once.
+        unsafe { muse_session_free(self.handle) };
+    }
+}
+
+/// The same work through the Rust API on tract's graph.
+struct TractSession {
+    session: ExpertSession,
+    rng: u64,
+    token: u32,
+}
+
+impl Contender for TractSession {
+    fn token(&mut self) {
+        let next = self
+            .session
+            .generate_next(&[self.token], None, 1.0, &mut self.rng);
+        match next {
+            Ok(t) if t != EOS_ID => self.token = t,
+            _ => {
+                self.session.reset();
+                self.token = BOS_ID;
+            }
+        }
+    }
+}
+
+impl Contender for ReferenceGru {
+    fn token(&mut self) {
+        self.next_token();
+    }
+}
+
+/// µs per token, median over interleaved rounds, for each contender.
+fn interleaved(contenders: &mut [&mut dyn Contender]) -> Vec<f64> {
+    let mut times = vec![Vec::with_capacity(ROUNDS); contenders.len()];
+    for c in contenders.iter_mut() {
+        for _ in 0..BLOCK {
+            c.token();
+        }
+    }
+    for _ in 0..ROUNDS {
+        for (c, t) in contenders.iter_mut().zip(&mut times) {
+            let t0 = Instant::now();
+            for _ in 0..BLOCK {
+                c.token();
+            }
+            t.push(t0.elapsed().as_secs_f64() * 1e6 / BLOCK as f64);
+        }
+    }
+    times.iter_mut().map(|t| median(t)).collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+/// Share of steps where the int8 and fp32 models' top tokens agree, along
+/// streams the fp32 model samples (both fed the same tokens).
+fn top1_agreement(fp32: &Path, int8: &Path, steps: usize) -> Option<f64> {
+    let mut a = ExpertSession::load(fp32).ok()?;
+    let mut b = ExpertSession::load(int8).ok()?;
+    let (mut rng, mut token, mut agree) = (11u64, BOS_ID, 0usize);
+    for _ in 0..steps {
+        a.feed(token, 0, 0).ok()?;
+        b.feed(token, 0, 0).ok()?;
+        agree += usize::from(argmax(a.logits()) == argmax(b.logits()));
+        token = a.sample(&mut rng).unwrap_or(EOS_ID);
+        if token == EOS_ID {
+            a.reset();
+            b.reset();
+            token = BOS_ID;
+        }
+    }
+    Some(agree as f64 / steps as f64)
+}
+
+fn per_expert(dir: &Path) {
+    println!(
+        "\nµs per token (step + sampling), median of {ROUNDS} interleaved rounds of {BLOCK} tokens"
+    );
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>12}",
+        "expert",
+        "C fp32",
+        "C int8",
+        "tract",
+        "reference",
+        "C/ref",
+        "int8/fp32",
+        "tract/C",
+        "top-1 i8=f32"
+    );
+    for expert in EXPERTS {
+        let fp32 = dir.join(format!("{expert}.onnx"));
+        let int8 = dir.join(format!("{expert}_quantized.onnx"));
+        let (Some(mut c32), Some(mut c8)) = (CSession::open(&fp32), CSession::open(&int8)) else {
+            continue;
+        };
+        let Ok(session) = ExpertSession::load_with_engine(&fp32, EngineChoice::Tract) else {
+            continue;
+        };
+        let mut tract = TractSession {
+            session,
+            rng: 5,
+            token: BOS_ID,
+        };
+        let Some(mut reference) = ReferenceGru::like(&fp32) else {
+            continue;
+        };
+        let t = interleaved(&mut [&mut c32, &mut c8, &mut tract, &mut reference]);
+        let agreement = top1_agreement(&fp32, &int8, 2000).unwrap_or(f64::NAN);
+        println!(
+            "{expert:<8} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>11.2} {:>10.2} {:>10.1} {:>11.2}%",
+            t[0],
+            t[1],
+            t[2],
+            t[3],
+            t[0] / t[3],
+            t[1] / t[0],
+            t[2] / t[0],
+            agreement * 100.0
+        );
+    }
+}
+
+fn open_band(dir: &Path, suffix: &str) -> Option<*mut MuseBand> {
+    let path = |e: &str| CString::new(dir.join(format!("{e}{suffix}.onnx")).to_str()?).ok();
+    let (d, h, m) = (path("drums")?, path("harmony")?, path("melody")?);
+    let mut band: *mut MuseBand = std::ptr::null_mut();
+    // SAFETY: valid C strings, NULL options, writable out pointer.
+    let st = unsafe {
+        muse_band_new(
+            d.as_ptr(),
+            h.as_ptr(),
+            m.as_ptr(),
+            std::ptr::null(),
+            &mut band,
+        )
+    };
+    (st == MuseStatus::MuseOk).then_some(band)
+}
+
+/// Plays `bars` bars (starting over every 64); returns µs per bar after the
+/// first, and system allocations per bar after the first.
+fn play(band: *mut MuseBand, bars: usize, times: &mut Vec<f64>) -> f64 {
+    let mut events = vec![
+        MuseNoteEvent {
+            tick: 0,
+            duration: 0,
+            pitch: 0,
+            velocity: 0,
+            channel: 0,
+            reserved: 0,
+        };
+        1024
+    ];
+    let mut count = 0usize;
+    let mut allocs_after_first = 0u64;
+    for bar in 0..bars {
+        if bar % 64 == 0 {
+            // SAFETY: a live band.
+            unsafe { muse_band_reset(band) };
+        }
+        let before = thread_counters().0;
+        let t0 = Instant::now();
+        // SAFETY: a live band; `events` has room for its length.
+        let st = unsafe { muse_band_next_bar(band, events.as_mut_ptr(), events.len(), &mut count) };
+        let dt = t0.elapsed().as_secs_f64() * 1e6;
+        assert_eq!(st, MuseStatus::MuseOk, "bar {bar}");
+        if bar % 64 != 0 {
+            times.push(dt);
+            allocs_after_first += thread_counters().0 - before;
+        }
+    }
+    allocs_after_first as f64 / (bars - bars.div_ceil(64)) as f64
+}
+
+fn whole_bars(dir: &Path) {
+    let (Some(fp32), Some(int8)) = (open_band(dir, ""), open_band(dir, "_quantized")) else {
+        println!("\nband: the three experts did not load");
+        return;
+    };
+    let (mut t32, mut t8) = (Vec::new(), Vec::new());
+    let (mut a32, mut a8) = (0.0, 0.0);
+    for _ in 0..4 {
+        a32 = play(fp32, 64, &mut t32);
+        a8 = play(int8, 64, &mut t8);
+    }
+    println!(
+        "\nwhole bar of three experts (muse_band_next_bar, 4/4), median of {} bars, interleaved by 64:",
+        t32.len()
+    );
+    println!(
+        "  fp32 {:.0} µs/bar ({a32:.2} system allocations per bar after the first), int8 {:.0} µs/bar ({a8:.2})",
+        median(&mut t32),
+        median(&mut t8)
+    );
+    // SAFETY: live bands, freed once.
+    unsafe {
+        muse_band_free(fp32);
+        muse_band_free(int8);
+    }
+}
+
+/// A `/proc/self/status` field in KiB (-1 if unreadable).
+fn status_kib(field: &str) -> i64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l[6..].trim().trim_end_matches(" kB").trim().parse().ok())
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         })
         .unwrap_or(-1)
 }
 
-fn main() {
-    let dir = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with("--"))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts/onnx"))
-        });
+/// The child half of the RSS figure: load the band, play 16 bars, report.
+fn rss_child(dir: &Path, suffix: &str) {
+    let Some(band) = open_band(dir, suffix) else {
+        return;
+    };
+    play(band, 17, &mut Vec::new());
     println!(
-        "libnomad_muse C ABI, {STEPS} steps per model, files in {}",
-        dir.display()
+        "{} KiB (now: {} KiB heap and private, {} KiB file-backed)",
+        status_kib("VmHWM"),
+        status_kib("RssAnon"),
+        status_kib("RssFile")
     );
+}
+
+fn rss(dir: &Path) {
+    let me = std::env::current_exe().ok();
+    let run = |suffix: &str| -> Option<String> {
+        let out = std::process::Command::new(me.as_ref()?)
+            .arg("--rss-child")
+            .arg(suffix)
+            .arg(dir)
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
     println!(
-        "{:<28} {:>10} {:>10} {:>20} {:>20}",
-        "model", "median µs", "p99 µs", "system allocs/token", "arena allocs/token"
+        "\npeak RSS of a host process that loads the band and plays 16 bars:\n  fp32 {}\n  int8 {}",
+        run("fp32").unwrap_or_default(),
+        run("int8").unwrap_or_default()
     );
-    // Total file size: [fp32, quantized].
-    let mut total_bytes = [0u64; 2];
-    for expert in ["drums", "harmony", "melody"] {
-        for suffix in ["", "_quantized"] {
-            let path = dir.join(format!("{expert}{suffix}.onnx"));
-            if !path.exists() {
-                eprintln!("missing {}", path.display());
-                continue;
-            }
-            total_bytes[usize::from(!suffix.is_empty())] +=
-                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if let Some(f) = bench_file(&path) {
-                println!(
-                    "{:<28} {:>10.1} {:>10.1} {:>20.2} {:>20.1}",
-                    format!("{expert}{suffix}.onnx"),
-                    f.median_us,
-                    f.p99_us,
-                    f.system_allocs_per_token,
-                    f.arena_allocs_per_token
-                );
-            }
+}
+
+fn library_size() {
+    let lib = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/release/libnomad_muse.so"
+    ));
+    let Ok(meta) = std::fs::metadata(&lib) else {
+        return;
+    };
+    let stripped =
+        std::env::temp_dir().join(format!("nomad_muse_stripped_{}.so", std::process::id()));
+    let ok = std::process::Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&lib)
+        .status()
+        .is_ok_and(|s| s.success());
+    let size = std::fs::metadata(&stripped).map(|m| m.len()).unwrap_or(0);
+    std::fs::remove_file(&stripped).ok();
+    println!(
+        "\n{}: {:.2} MB, stripped {}",
+        lib.display(),
+        meta.len() as f64 / 1e6,
+        if ok {
+            format!("{:.2} MB", size as f64 / 1e6)
+        } else {
+            "n/a".into()
         }
-    }
-    println!(
-        "total ONNX size: fp32 {:.2} MB, quantized {:.2} MB",
-        total_bytes[0] as f64 / 1e6,
-        total_bytes[1] as f64 / 1e6
     );
-    println!(
-        "peak RSS of this process (3 models loaded in turn): {} KiB",
-        peak_rss_kib()
-    );
+}
+
+fn onnxruntime(dir: &Path) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../tests/python/check_onnxruntime.py"
+        "/../scripts/dev/onnxruntime_bench.py"
     );
-    match std::process::Command::new("python3")
+    let python = std::env::var("NOMAD_PYTHON").unwrap_or_else(|_| "python3".into());
+    match std::process::Command::new(python)
         .arg(script)
-        .arg(&dir)
-        .args(["--steps", "500"])
+        .arg(dir)
         .output()
     {
-        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        Ok(out) if out.status.success() => {
+            print!("\n{}", String::from_utf8_lossy(&out.stdout))
+        }
         Ok(out) => println!(
-            "onnxruntime comparison unavailable: {}",
+            "\nonnxruntime comparison unavailable: {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()
                 .unwrap_or("")
         ),
-        Err(e) => println!("onnxruntime comparison unavailable: {e}"),
+        Err(e) => println!("\nonnxruntime comparison unavailable: {e}"),
     }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--rss-child") {
+        let suffix = if args.get(1).map(String::as_str) == Some("int8") {
+            "_quantized"
+        } else {
+            ""
+        };
+        if let Some(dir) = args.get(2) {
+            rss_child(Path::new(dir), suffix);
+        }
+        return;
+    }
+    let dir = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts/onnx"))
+        });
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "files in {}; {}; {} cores; kernels: {}",
+        dir.display(),
+        cpu.split(':').nth(1).unwrap_or("?").trim(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        Isa::detect().name()
+    );
+    per_expert(&dir);
+    whole_bars(&dir);
+    rss(&dir);
+    library_size();
+    onnxruntime(&dir);
 }

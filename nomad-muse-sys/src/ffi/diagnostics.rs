@@ -5,7 +5,8 @@ use super::guard::{guard, Out};
 
 /// Heap allocations the calling thread has made inside libnomad_muse so far:
 /// `system` from the system heap, `arena` from session arenas (where a
-/// per-token call's temporaries live). A host checks that its real-time
+/// per-token call's temporaries live when the model runs on tract's graph;
+/// the fused step has none, so both stay put). A host checks that its real-time
 /// thread's `system` count stays put across `muse_generate_next` calls after
 /// the first call on that thread. Either pointer may be NULL.
 ///

@@ -80,7 +80,11 @@ pub(crate) unsafe fn options_arg(
 
 /// Loads an exported expert (.onnx; everything it needs is in the file).
 /// `opts` may be NULL. The file must be a regular file within the library's
-/// limits (see `MUSE_ERR_MODEL`); loading takes well under a second.
+/// limits (see `MUSE_ERR_MODEL`); loading takes well under a second. tract
+/// validates the graph; an expert laid out as the exporter writes it then
+/// runs on the fused step, which must match tract's graph within 1e-4 over
+/// a few steps at load (else `MUSE_ERR_MODEL`); any other valid graph runs
+/// on tract.
 ///
 /// Ownership: on success `*out` is a new session the caller frees with
 /// `muse_session_free`; on failure `*out` is NULL. Threads: any thread (not

@@ -5,6 +5,8 @@
 pub mod band;
 mod chord_id;
 mod error;
+pub mod fused;
+mod mask_cache;
 pub mod model_check;
 pub mod realtime_alloc;
 mod sampler;
@@ -17,6 +19,7 @@ pub use band::{
 };
 pub use chord_id::{identify_chords, ChordAnalysis, IdentifiedChord, KeySegment};
 pub use error::MuseError;
-pub use sampler::{sample_masked, SamplingOptions, XorShiftRng};
-pub use session::ExpertSession;
+pub use mask_cache::MaskCache;
+pub use sampler::{sample_masked, Sampler, SamplingOptions, XorShiftRng};
+pub use session::{EngineChoice, ExpertSession};
 pub use step::StepModel;

@@ -112,17 +112,27 @@ pub fn read_model_proto(path: &Path) -> Result<ModelProto, MuseError> {
 }
 
 /// tract's runnable state for a graph `check_graph` accepted, once its
-/// typed form passes `check_typed`.
-pub fn runnable_state(proto: &ModelProto, path: &Path) -> Result<TypedSimpleState, MuseError> {
+/// typed form passes `check_typed`. `optimise`: tract's optimised graph
+/// (for serving steps); else the typed graph as it is (a reference for a
+/// few steps, without the memory the optimiser takes).
+pub fn runnable_state(
+    proto: &ModelProto,
+    path: &Path,
+    optimise: bool,
+) -> Result<TypedSimpleState, MuseError> {
     let onnx = tract_onnx::onnx();
     let typed = onnx
         .model_for_proto_model(proto)
         .and_then(|m| m.into_typed())
         .map_err(|e| refuse(path, e))?;
     check_typed(&typed, path)?;
+    let typed = if optimise {
+        typed.into_optimized().map_err(|e| refuse(path, e))?
+    } else {
+        typed
+    };
     typed
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
+        .into_runnable()
         .and_then(|plan| plan.spawn())
         .map_err(|e| refuse(path, e))
 }

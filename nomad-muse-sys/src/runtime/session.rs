@@ -5,9 +5,11 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
+use super::fused::{parity, FusedGru};
+use super::mask_cache::MaskCache;
 use super::model_check::{self, ModelDims};
 use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
-use super::sampler::{sample_masked, SamplingOptions, XorShiftRng};
+use super::sampler::{Sampler, SamplingOptions, XorShiftRng};
 use super::MuseError;
 use crate::theory::{ChordLabel, Key};
 use crate::tokenizers::{ExpertKind, Grammar, GrammarCheckpoint, Token, Vocabulary};
@@ -16,9 +18,7 @@ pub struct ExpertSession {
     expert: ExpertKind,
     vocab: Vocabulary,
     grammar: Grammar,
-    state: TypedSimpleState,
-    layers: usize,
-    hidden_size: usize,
+    engine: Engine,
     /// GRU state between steps, owned here so no tract tensor outlives a
     /// step (that is what lets the arena rewind).
     hidden: Vec<f32>,
@@ -28,14 +28,39 @@ pub struct ExpertSession {
     /// the current multi-token call, put back if it fails.
     saved: SavedStep,
     mask: Vec<bool>,
-    scratch: Vec<(f32, u32)>,
+    masks: MaskCache,
+    sampler: Sampler,
+    pub options: SamplingOptions,
+}
+
+/// What runs a step: the fused GRU when the graph is one the library
+/// recognises (and agrees with tract at load), tract otherwise.
+enum Engine {
+    Fused(FusedGru),
+    Tract(TractStep),
+}
+
+/// Which engine a session may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The fused step when the graph is recognised, else tract.
+    Auto,
+    /// tract's graph always (the reference; tests and the bench).
+    Tract,
+}
+
+/// tract's runnable graph, with the arena its per-step temporaries use.
+struct TractStep {
+    state: TypedSimpleState,
+    conditioned: bool,
+    layers: usize,
+    hidden_size: usize,
     /// Per-step temporaries (tract's op outputs) live here.
     arena: RealtimeArena,
     /// Threads that already ran a step outside the arena: tract grows
     /// thread-local scratch on a thread's first step, which must not land
     /// in (and pin) the arena.
     warm_threads: Vec<usize>,
-    pub options: SamplingOptions,
 }
 
 /// The step arena holds this many times what the first step requested
@@ -62,9 +87,115 @@ impl std::fmt::Debug for ExpertSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExpertSession")
             .field("expert", &self.expert)
-            .field("layers", &self.layers)
+            .field("engine", &self.engine_name())
             .finish()
     }
+}
+
+impl TractStep {
+    /// Warm-up, so the first real token pays no one-off costs: a first
+    /// step outside any arena measures what a step requests, then the
+    /// arena is sized from it and a second step touches it.
+    fn with_arena(mut self, state_len: usize, vocab_size: usize) -> Result<Self, MuseError> {
+        let mut hidden = vec![0.0; state_len];
+        let mut logits = vec![0.0; vocab_size];
+        let before = thread_bytes_requested();
+        self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
+        let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
+        self.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
+        hidden.fill(0.0);
+        self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
+        Ok(self)
+    }
+
+    fn run_step(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        hidden: &mut [f32],
+        logits: &mut [f32],
+    ) -> Result<(), MuseError> {
+        let thread = thread_tag();
+        if self.warm_threads.contains(&thread) {
+            let _scope = self.arena.enter();
+            self.run_model(token, chord, key, hidden, logits)
+        } else {
+            let result = self.run_model(token, chord, key, hidden, logits);
+            if self.warm_threads.len() < MAX_WARM_THREADS {
+                self.warm_threads.push(thread);
+            }
+            result
+        }
+    }
+
+    /// One graph step; every tract value it makes is dropped before it
+    /// returns, and its results are copied into `logits` and `hidden`.
+    fn run_model(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        hidden: &mut [f32],
+        logits: &mut [f32],
+    ) -> Result<(), MuseError> {
+        let input =
+            Tensor::from_shape(&[self.layers, 1, self.hidden_size], hidden).map_err(model_err)?;
+        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), input.into());
+        if self.conditioned {
+            inputs.push(tensor1(&[chord as i64]).into());
+            inputs.push(tensor1(&[key as i64]).into());
+        }
+        let out = self.state.run(inputs).map_err(model_err)?;
+        let output = |i: usize, name: &str| {
+            out.get(i)
+                .ok_or_else(|| MuseError::Model(format!("model gives no {name} output")))?
+                .to_plain_array_view::<f32>()
+                .map_err(model_err)
+        };
+        let new_logits = output(0, "logits")?;
+        let new_hidden = output(1, "hidden_out")?;
+        if new_logits.len() != logits.len() || new_hidden.len() != hidden.len() {
+            return Err(MuseError::Model(format!(
+                "model gives {} logits and {} state values for {} tokens and {} state values",
+                new_logits.len(),
+                new_hidden.len(),
+                logits.len(),
+                hidden.len()
+            )));
+        }
+        for (dst, src) in logits.iter_mut().zip(new_logits.iter()) {
+            *dst = *src;
+        }
+        for (dst, src) in hidden.iter_mut().zip(new_hidden.iter()) {
+            *dst = *src;
+        }
+        Ok(())
+    }
+}
+
+/// `fused` once it has matched tract's graph over a few steps (a file
+/// where they disagree is refused).
+fn checked_fused(
+    mut fused: FusedGru,
+    tract: &mut TractStep,
+    path: &Path,
+) -> Result<FusedGru, MuseError> {
+    let ids = (ChordLabel::DENSE_COUNT, Key::DENSE_COUNT);
+    let state_len = tract.layers * tract.hidden_size;
+    let mut reference = |t, c, k, h: &mut [f32], l: &mut [f32]| {
+        tract.run_model(t, c, k, h, l).map_err(|e| e.to_string())
+    };
+    let worst = parity::max_difference(&mut fused, &mut reference, state_len, ids, 17)
+        .map_err(|e| MuseError::Model(format!("{}: parity check: {e}", path.display())))?;
+    if worst > parity::TOLERANCE {
+        return Err(MuseError::Model(format!(
+            "{}: the fused step disagrees with the graph by {worst:e} (more than {:e}): refused",
+            path.display(),
+            parity::TOLERANCE
+        )));
+    }
+    Ok(fused)
 }
 
 impl ExpertSession {
@@ -72,6 +203,13 @@ impl ExpertSession {
     /// metadata. The file is checked (`model_check`) before anything sized
     /// by it is allocated: a hostile file is `MuseError::Model`, fast.
     pub fn load(path: &Path) -> Result<Self, MuseError> {
+        Self::load_with_engine(path, EngineChoice::Auto)
+    }
+
+    /// Like [`ExpertSession::load`], choosing the engine. tract always
+    /// parses and validates the graph; with `Auto` and a recognised graph
+    /// tract only runs the parity check (unoptimised) and is then dropped.
+    pub fn load_with_engine(path: &Path, choice: EngineChoice) -> Result<Self, MuseError> {
         let proto = model_check::read_model_proto(path)?;
         let meta = |key: &str| -> Result<String, MuseError> {
             proto
@@ -98,15 +236,29 @@ impl ExpertSession {
             layers,
             hidden_size,
         } = model_check::check_graph(&proto, path, expert, vocab.len())?;
-        let state = model_check::runnable_state(&proto, path)?;
         let n = vocab.len();
+        let fused = match choice {
+            EngineChoice::Auto => FusedGru::from_graph(&proto, layers, hidden_size, n),
+            EngineChoice::Tract => None,
+        };
+        // tract's optimiser only runs when tract will serve the steps.
+        let mut tract = TractStep {
+            state: model_check::runnable_state(&proto, path, fused.is_none())?,
+            conditioned: expert.is_conditioned(),
+            layers,
+            hidden_size,
+            arena: RealtimeArena::inert(),
+            warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
+        };
+        let engine = match fused {
+            Some(fused) => Engine::Fused(checked_fused(fused, &mut tract, path)?),
+            None => Engine::Tract(tract.with_arena(layers * hidden_size, n)?),
+        };
         let mut session = ExpertSession {
             expert,
             grammar: Grammar::new(expert).with_bar_steps(16),
             vocab,
-            state,
-            layers,
-            hidden_size,
+            engine,
             hidden: vec![0.0; layers * hidden_size],
             logits: vec![0.0; n],
             has_logits: false,
@@ -117,22 +269,27 @@ impl ExpertSession {
                 grammar: None,
             },
             mask: vec![false; n],
-            scratch: Vec::with_capacity(n),
-            arena: RealtimeArena::inert(),
-            warm_threads: Vec::with_capacity(MAX_WARM_THREADS),
+            masks: MaskCache::new(n),
+            sampler: Sampler::new(n),
             options: SamplingOptions::default(),
         };
-        // Warm-up, so the first real token pays no one-off costs: a first
-        // step outside any arena measures what a step requests, then the
-        // arena is sized from it and a second step touches it.
-        let before = thread_bytes_requested();
-        session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
-        let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
-        session.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
-        session.reset();
+        // The first step touches every buffer: no page fault on the first token.
         session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
         session.reset();
         Ok(session)
+    }
+
+    /// What runs the steps: `"fused avx512 fp32"`, `"fused avx2+fma int8"`,
+    /// … or `"tract"`.
+    pub fn engine_name(&self) -> String {
+        match &self.engine {
+            Engine::Fused(f) => format!(
+                "fused {} {}",
+                f.isa().name(),
+                if f.is_int8() { "int8" } else { "fp32" }
+            ),
+            Engine::Tract(_) => "tract".into(),
+        }
     }
 
     pub fn expert(&self) -> ExpertKind {
@@ -155,60 +312,25 @@ impl ExpertSession {
     }
 
     fn run_step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let thread = thread_tag();
-        if self.warm_threads.contains(&thread) {
-            let _scope = self.arena.enter();
-            self.run_model(token, chord, key)
-        } else {
-            let result = self.run_model(token, chord, key);
-            if self.warm_threads.len() < MAX_WARM_THREADS {
-                self.warm_threads.push(thread);
+        match &mut self.engine {
+            Engine::Fused(f) => f
+                .step(token, chord, key, &mut self.hidden, &mut self.logits)
+                .map_err(MuseError::InvalidArgument)?,
+            Engine::Tract(t) => {
+                t.run_step(token, chord, key, &mut self.hidden, &mut self.logits)?
             }
-            result
-        }
-    }
-
-    /// One graph step; every tract value it makes is dropped before it
-    /// returns, and its results are copied into `logits` and `hidden`.
-    fn run_model(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        let hidden = Tensor::from_shape(&[self.layers, 1, self.hidden_size], &self.hidden)
-            .map_err(model_err)?;
-        let mut inputs: TVec<TValue> = tvec!(tensor1(&[token as i64]).into(), hidden.into());
-        if self.expert.is_conditioned() {
-            inputs.push(tensor1(&[chord as i64]).into());
-            inputs.push(tensor1(&[key as i64]).into());
-        }
-        let out = self.state.run(inputs).map_err(model_err)?;
-        let output = |i: usize, name: &str| {
-            out.get(i)
-                .ok_or_else(|| MuseError::Model(format!("model gives no {name} output")))?
-                .to_plain_array_view::<f32>()
-                .map_err(model_err)
-        };
-        let logits = output(0, "logits")?;
-        let hidden = output(1, "hidden_out")?;
-        if logits.len() != self.logits.len() || hidden.len() != self.hidden.len() {
-            return Err(MuseError::Model(format!(
-                "model gives {} logits and {} state values for {} tokens and {} state values",
-                logits.len(),
-                hidden.len(),
-                self.logits.len(),
-                self.hidden.len()
-            )));
-        }
-        for (dst, src) in self.logits.iter_mut().zip(logits.iter()) {
-            *dst = *src;
-        }
-        for (dst, src) in self.hidden.iter_mut().zip(hidden.iter()) {
-            *dst = *src;
         }
         self.has_logits = true;
         Ok(())
     }
 
     /// Bytes of the step arena in use at most so far, and its capacity.
+    /// (0, 0) on the fused step, which needs no arena.
     pub fn arena_usage(&self) -> (usize, usize) {
-        (self.arena.high_water(), self.arena.capacity())
+        match &self.engine {
+            Engine::Tract(t) => (t.arena.high_water(), t.arena.capacity()),
+            Engine::Fused(_) => (0, 0),
+        }
     }
 
     /// Feeds `token`; `condition` gives the (chord, key) conditioning ids
@@ -255,17 +377,17 @@ impl ExpertSession {
                 "nothing fed yet: feed at least BOS before sampling".into(),
             ));
         }
-        self.grammar.allowed_mask(&mut self.mask);
-        sample_masked(
-            &self.logits,
-            &self.mask,
-            &self.options,
-            &mut XorShiftRng(rng_state),
-            &mut self.scratch,
-        )
-        .ok_or_else(|| {
-            MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into())
-        })
+        self.masks.allowed_mask(&self.grammar, &mut self.mask);
+        self.sampler
+            .sample(
+                &self.logits,
+                &self.mask,
+                &self.options,
+                &mut XorShiftRng(rng_state),
+            )
+            .ok_or_else(|| {
+                MuseError::InvalidArgument("the grammar allows no token here (stream ended)".into())
+            })
     }
 
     /// Like [`ExpertSession::load`], with sampling options (checked).

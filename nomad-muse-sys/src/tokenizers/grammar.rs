@@ -200,6 +200,26 @@ impl Grammar {
         self.stream.phase == Phase::Ended
     }
 
+    /// Everything the allowed-token mask depends on (not the bar count nor
+    /// the harmony conditioning), packed: equal keys, equal masks. `None`
+    /// for a state too large to pack (then nothing may be cached).
+    pub fn mask_key(&self) -> Option<u64> {
+        let s = &self.stream;
+        let small = |v: Option<u32>, bits: u32| match v {
+            None => Some(0),
+            Some(v) if u64::from(v) + 1 < 1 << bits => Some(u64::from(v) + 1),
+            Some(_) => None,
+        };
+        let key = (s.phase as u64)
+            | small(s.position, 12)? << 8
+            | small(s.pending_beat, 8)? << 20
+            | small(Some(s.covered_beats), 8)? << 28
+            | small(s.last_pitch.map(u32::from), 8)? << 36
+            | u64::from(s.in_fill) << 44
+            | small(self.bar_steps, 12)? << 45;
+        Some(key)
+    }
+
     /// `allowed[id]` = whether token `id` may be fed next.
     pub fn allowed_mask(&self, allowed: &mut [bool]) {
         for (i, slot) in allowed.iter_mut().enumerate() {

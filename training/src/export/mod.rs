@@ -401,14 +401,14 @@ mod tests {
             }
             let (system_after, arena_after) = thread_counters();
             assert_eq!(system_after - system_before, 0, "{e:?}: system allocations");
-            assert!(
-                arena_after - arena_before >= 300,
-                "{e:?}: tract's temporaries should come from the arena"
-            );
+            // The fused step allocates nothing at all; tract's temporaries
+            // come from the session arena.
+            let fused = session.engine_name().starts_with("fused");
+            assert_eq!(arena_after - arena_before == 0, fused, "{e:?}: arena use");
             let (used, capacity) = session.arena_usage();
             println!("{e:?}: step arena high water {used} of {capacity} bytes");
             assert!(
-                used > 0 && used < capacity,
+                fused || (used > 0 && used < capacity),
                 "{e:?}: arena {used}/{capacity}"
             );
         }

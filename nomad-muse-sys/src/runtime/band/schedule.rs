@@ -3,7 +3,7 @@
 //! with the host's constraints applied at decode time. No allocation: the
 //! mask, logits and sort buffers are the part's own, sized at construction.
 
-use crate::runtime::{sample_masked, MuseError, StepModel, XorShiftRng};
+use crate::runtime::{MaskCache, MuseError, Sampler, StepModel, XorShiftRng};
 use crate::theory::{ChordLabel, Key};
 use crate::tokenizers::{duration_from_bin, DecodedEvent, EventDecoder, Grammar, Token, SUBSTEPS};
 
@@ -38,9 +38,10 @@ pub(crate) struct PartRunner<M> {
     pub decoder: EventDecoder,
     pub controls: PartControls,
     mask: Vec<bool>,
+    masks: MaskCache,
     refined: Vec<bool>,
     logits: Vec<f32>,
-    scratch: Vec<(f32, u32)>,
+    sampler: Sampler,
     notes_in_bar: usize,
 }
 
@@ -59,9 +60,10 @@ impl<M: StepModel> PartRunner<M> {
             decoder: EventDecoder::new(),
             controls: PartControls::default(),
             mask: vec![false; n],
+            masks: MaskCache::new(n),
             refined: vec![false; n],
             logits: vec![0.0; n],
-            scratch: Vec::with_capacity(n),
+            sampler: Sampler::new(n),
             notes_in_bar: 0,
         }
     }
@@ -172,7 +174,7 @@ impl<M: StepModel> PartRunner<M> {
         refine: impl Fn(Token) -> bool,
         bias: impl Fn(Token) -> f32,
     ) -> Result<u32, MuseError> {
-        self.grammar.allowed_mask(&mut self.mask);
+        self.masks.allowed_mask(&self.grammar, &mut self.mask);
         let vocab = self.grammar.vocabulary();
         let model_logits = self.model.logits();
         let mut any_refined = false;
@@ -187,14 +189,14 @@ impl<M: StepModel> PartRunner<M> {
         } else {
             &self.mask
         };
-        sample_masked(
-            &self.logits,
-            mask,
-            &self.controls.sampling,
-            &mut XorShiftRng(rng),
-            &mut self.scratch,
-        )
-        .ok_or_else(|| MuseError::InvalidArgument("the grammar allows no token here".into()))
+        self.sampler
+            .sample(
+                &self.logits,
+                mask,
+                &self.controls.sampling,
+                &mut XorShiftRng(rng),
+            )
+            .ok_or_else(|| MuseError::InvalidArgument("the grammar allows no token here".into()))
     }
 
     /// Opens bar `out.bar`: `BAR_n` (and the melody's bar chord).
