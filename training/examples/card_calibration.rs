@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         seed: 2026,
         quiet: true,
     };
-    for expert in ExpertKind::ALL {
+    for expert in ExpertKind::WITH_CONDUCTOR {
         let mut side = match RealSide::build(&corpus, &cfg, expert, &opts) {
             Ok(s) => s,
             Err(e) => {

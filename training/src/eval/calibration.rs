@@ -105,7 +105,7 @@ mod tests {
             seed: 1,
             quiet: true,
         };
-        for expert in ExpertKind::ALL {
+        for expert in ExpertKind::WITH_CONDUCTOR {
             let mut side = RealSide::build(&corpus, &cfg, expert, &opts).unwrap();
             let split = side
                 .calibrate(expert, &cfg, 3)

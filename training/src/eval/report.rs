@@ -141,15 +141,27 @@ pub fn health_checks(
 
     // Real held-out music shares n-grams with training too (grooves and
     // progressions repeat): the limit is calibrated on it.
+    // A form plan is a few tokens a bar from a small vocabulary: real songs
+    // share nearly every 8-gram with training (0.99 on POP909), so for the
+    // Conductor only a copied run much longer than real music's counts
+    // (the share check failed real plans against real plans).
     let real_copied = real.mean(COPIED_8GRAMS);
-    let limit = cfg
-        .max_copied_8gram_share
-        .max(real_copied + cfg.copy_gap_share * (1.0 - real_copied));
+    let limit = if expert == ExpertKind::Conductor {
+        1.0
+    } else {
+        cfg.max_copied_8gram_share
+            .max(real_copied + cfg.copy_gap_share * (1.0 - real_copied))
+    };
     let copied = candidate.mean(COPIED_8GRAMS);
     let longest_limit = cfg.max_longest_common_ratio * real.mean(LONGEST_COMMON).max(8.0);
     let longest = candidate.mean(LONGEST_COMMON);
-    out.push((
-        "memorization".into(),
+    let rule = if expert == ExpertKind::Conductor {
+        format!(
+            "8-grams copied from training (not judged: real plans share {real_copied:.3}); \
+             fail when the mean longest shared run > {longest_limit:.0} tokens ({} x real)",
+            cfg.max_longest_common_ratio
+        )
+    } else {
         format!(
             "8-grams copied from training: fail > {limit:.3} = max({}, real {:.3} + {:.2} x (1 - real)), \
              or mean longest shared run > {longest_limit:.0} tokens ({} x real)",
@@ -157,7 +169,11 @@ pub fn health_checks(
             real_copied,
             cfg.copy_gap_share,
             cfg.max_longest_common_ratio
-        ),
+        )
+    };
+    out.push((
+        "memorization".into(),
+        rule,
         copied,
         if copied > limit || longest > longest_limit {
             Verdict::Fail
