@@ -263,8 +263,14 @@ impl<M: StepModel> PartRunner<M> {
         let fill_ok = self.controls.fill_amount > 0.0;
         let (low, high) = (self.controls.lowest_pitch, self.controls.highest_pitch);
         let melody = self.part == Part::Melody;
+        // A melody asked to follow the song enters in its first bar: trained
+        // on whole songs, the expert otherwise reproduces pop intros and can
+        // stay silent for pages (5 of 16 card pieces on POP909). Whether the
+        // melody rests is the host's or the Conductor's call (mute).
+        let must_enter = melody && follow && out.bar == 0 && self.notes_in_bar == 0;
         let (pitch, bar_steps) = (self.decoder.pitch(), out.metre.steps_per_bar());
         move |t| match t {
+            Token::Bar(_) | Token::Eos if must_enter => false,
             Token::Note(p) if melody => {
                 let pc = p % 12;
                 (low..=high).contains(&p)

@@ -14,6 +14,8 @@ pub(super) struct ToyModel {
     history: f32,
     logits: Vec<f32>,
     closes: Vec<bool>,
+    /// Added to the logits of the tokens that close a bar.
+    close_bias: f32,
 }
 
 impl ToyModel {
@@ -34,6 +36,15 @@ impl ToyModel {
             history: 0.0,
             logits: vec![0.0; vocab.len()],
             closes,
+            close_bias: -4.0,
+        }
+    }
+
+    /// A model that would rather close every bar at once (a silent intro).
+    pub(super) fn silent(expert: ExpertKind) -> Self {
+        ToyModel {
+            close_bias: 20.0,
+            ..Self::new(expert)
         }
     }
 }
@@ -51,7 +62,7 @@ impl StepModel for ToyModel {
         self.history = h as f32;
         for (i, l) in self.logits.iter_mut().enumerate() {
             let x = (h.wrapping_mul(2_654_435_761) ^ (i as u64).wrapping_mul(40_503)) % 1000;
-            *l = x as f32 / 250.0 - if self.closes[i] { 4.0 } else { 0.0 };
+            *l = x as f32 / 250.0 + if self.closes[i] { self.close_bias } else { 0.0 };
         }
         Ok(())
     }
@@ -382,4 +393,32 @@ fn a_primer_from_midi_continues_in_the_songs_metre() {
     let first = b.next_bar().unwrap().to_vec();
     let pitches: Vec<u8> = on(&first, MELODY_CHANNEL).iter().map(|n| n.pitch).collect();
     assert_eq!(pitches, vec![64, 67, 72]);
+}
+
+#[test]
+fn a_melody_following_the_song_enters_in_its_first_bar() {
+    let melody_notes = |follow: bool| {
+        let mut b = Band::new(
+            Some(ToyModel::new(ExpertKind::Harmony)),
+            Some(ToyModel::silent(ExpertKind::Melody)),
+            None,
+            5,
+            8,
+        )
+        .unwrap();
+        follow_song(&mut b);
+        let controls = PartControls {
+            follow_harmony: follow,
+            ..b.controls(Part::Melody)
+        };
+        b.set_controls(Part::Melody, controls).unwrap();
+        generate(&mut b, 2)
+            .iter()
+            .map(|bar| on(bar, Part::Melody.channel()).len())
+            .collect::<Vec<_>>()
+    };
+    let following = melody_notes(true);
+    assert!(following[0] >= 1, "{following:?}");
+    // The silent model left alone stays silent: the rule is what enters.
+    assert_eq!(melody_notes(false)[0], 0);
 }
