@@ -92,7 +92,7 @@ fn midi_to_generated_midi_through_every_stage() {
     let finite = reports.iter().all(|r| r.best_val_loss.is_finite());
     stage(
         "training (2 epochs)",
-        reports.len() == 3 && finite,
+        reports.len() == 4 && finite,
         reports
             .iter()
             .map(|r| format!("{} ppl {:.2}", r.expert.name(), r.val_perplexity))
@@ -122,12 +122,13 @@ fn midi_to_generated_midi_through_every_stage() {
         "samples/drums_00.mid",
         "samples/harmony_01.mid",
         "samples/melody_00.mid",
+        "samples/conductor_00.json",
     ]
     .iter()
     .all(|f| out.join(f).exists());
     stage(
         "report card",
-        written && card.experts.len() == 3,
+        written && card.experts.len() == 4,
         card.summary(),
         &mut health,
     );
@@ -144,7 +145,7 @@ fn midi_to_generated_midi_through_every_stage() {
     let parity_ok = exports.iter().all(|e| e.parity.fp32_max_abs_diff <= 1e-4);
     stage(
         "onnx export + parity",
-        exports.len() == 3 && parity_ok,
+        exports.len() == 4 && parity_ok,
         format!(
             "max fp32 diff {:.1e}",
             exports
@@ -158,6 +159,7 @@ fn midi_to_generated_midi_through_every_stage() {
     // 7. Through the C ABI: 16 bars of the band, written as MIDI.
     let path = |e: &str| CString::new(onnx.join(format!("{e}.onnx")).to_str().unwrap()).unwrap();
     let (d, h, mel) = (path("drums"), path("harmony"), path("melody"));
+    let conductor = path("conductor");
     let mut band: *mut MuseBand = std::ptr::null_mut();
     let opts = MuseSessionOptions {
         temperature: 1.0,
@@ -169,6 +171,11 @@ fn midi_to_generated_midi_through_every_stage() {
     unsafe {
         assert_eq!(
             muse_band_new(d.as_ptr(), h.as_ptr(), mel.as_ptr(), &opts, &mut band),
+            MuseStatus::MuseOk
+        );
+        // The fourth expert plans the form: sections, energy, fills.
+        assert_eq!(
+            muse_band_set_conductor(band, conductor.as_ptr()),
             MuseStatus::MuseOk
         );
         let mut events = vec![MuseNoteEvent::default(); 1024];
