@@ -135,7 +135,7 @@ impl Default for TonicEvidence {
             first_bass: None,
             first_bass_weight: 0.1,
             melody_profile: None,
-            melody_weight: 1.6,
+            melody_weight: 0.8,
         }
     }
 }
