@@ -388,15 +388,6 @@ pub fn decode_piece(
     })
 }
 
-/// Harmony of each song, decoded once, by song name.
-fn harmony_by_song(corpus: &PreparedCorpus) -> BTreeMap<String, HarmonyDecoded> {
-    corpus
-        .harmony
-        .iter()
-        .filter_map(|(name, seq)| decode_harmony(&seq.tokens).ok().map(|h| (name.clone(), h)))
-        .collect()
-}
-
 /// Chord-tone ratio of `pieces` with every pitch redrawn from the training
 /// melodies' pitch unigram (rhythm and chords kept): what chance gives.
 pub fn unigram_chord_tone_baseline(pieces: &[Piece], training_pitches: &[u8], seed: u64) -> f64 {
@@ -577,16 +568,18 @@ impl RealSide {
             );
         }
         let (train, val) = split_by_song(songs, cfg.training.val_fraction, cfg.training.seed);
-        let harmony_of = harmony_by_song(corpus);
+        // Each song's harmony tokens, borrowed: the training songs' decoded
+        // for the bigram reference, the validation windows' cut from them.
+        let harmony_tokens: BTreeMap<&str, &[u32]> = corpus
+            .harmony
+            .iter()
+            .map(|(name, seq)| (name.as_str(), seq.tokens.as_slice()))
+            .collect();
         let training_tokens: Vec<Vec<u32>> = train.iter().map(|(_, s)| s.tokens.clone()).collect();
         let training_harmony: Vec<HarmonyDecoded> = train
             .iter()
-            .filter_map(|(n, _)| harmony_of.get(n).cloned())
-            .collect();
-        let harmony_tokens: BTreeMap<String, Vec<u32>> = corpus
-            .harmony
-            .iter()
-            .map(|(name, seq)| (name.clone(), seq.tokens.clone()))
+            .filter_map(|(n, _)| harmony_tokens.get(n.as_str()))
+            .filter_map(|tokens| decode_harmony(tokens).ok())
             .collect();
         let cap = (REAL_WINDOWS_PER_SAMPLE * opts.samples).max(MIN_REAL_WINDOWS);
         let bars = piece_bars(expert, opts.bars);

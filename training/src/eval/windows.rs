@@ -30,7 +30,7 @@ pub struct RealWindow {
 pub fn real_windows(
     expert: ExpertKind,
     val: &[(String, EncodedSequence)],
-    harmony_tokens: &BTreeMap<String, Vec<u32>>,
+    harmony_tokens: &BTreeMap<&str, &[u32]>,
     bars: u32,
     cap: usize,
 ) -> Vec<RealWindow> {
@@ -49,7 +49,7 @@ pub fn real_windows(
                 continue;
             };
             let harmony = harmony_tokens
-                .get(name)
+                .get(name.as_str())
                 .and_then(|t| window_of_bars(t, &harmony_vocab, start, bars))
                 .and_then(|t| HarmonyTokenizer::new().decode(&t).ok());
             if expert == ExpertKind::Melody && harmony.is_none() {
