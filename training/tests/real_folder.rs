@@ -9,7 +9,7 @@ use nomad_muse::tokenizers::ExpertKind;
 use training::config::{Config, ModelConfig};
 use training::eval::EvalOptions;
 use training::pipeline::{self, ExpertChoice};
-use training::prepare::{load_prepared, prepare, PrepareOptions};
+use training::prepare::{load_prepared, prepare, Manifest, PrepareOptions, PreparedCorpus};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/pop909")
@@ -41,6 +41,17 @@ fn tiny_config() -> Config {
     c
 }
 
+/// Prepares `midi_dir` quietly into `<out>/prepared` and loads it back.
+fn prepare_quietly(midi_dir: &Path, out: &Path) -> (Manifest, PreparedCorpus) {
+    let prepared = out.join("prepared");
+    let quiet = PrepareOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let manifest = prepare(midi_dir, &prepared, &quiet).unwrap();
+    (manifest, load_prepared(&prepared).unwrap())
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nomad_real_{name}_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -51,16 +62,8 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
     let out = temp_dir("all");
+    let (manifest, corpus) = prepare_quietly(&fixture(), &out);
     let prepared = out.join("prepared");
-    let manifest = prepare(
-        &fixture(),
-        &prepared,
-        &PrepareOptions {
-            quiet: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
     assert_eq!(manifest.files.len(), 5, "{:?}", manifest.skipped);
     // The manifest says where the bar lines come from the music: no 1/4
     // (every beat a "bar") survives.
@@ -76,7 +79,6 @@ fn all_experts_on_a_folder_without_drums_skip_drums_and_run_the_rest() {
         );
         assert!(f.metre.evidence.is_some(), "{}", f.path);
     }
-    let corpus = load_prepared(&prepared).unwrap();
     assert!(corpus.sequences(ExpertKind::Drums).is_empty());
     let gap = pipeline::data_gap(&corpus, ExpertKind::Drums).unwrap();
     assert!(gap.contains("no file has a drums part"), "{gap}");
@@ -164,16 +166,7 @@ fn all_fails_only_when_no_expert_can_train() {
     let one_song = out.join("one");
     std::fs::create_dir_all(&one_song).unwrap();
     std::fs::copy(fixture().join("001/001.mid"), one_song.join("001.mid")).unwrap();
-    prepare(
-        &one_song,
-        &out.join("prepared"),
-        &PrepareOptions {
-            quiet: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let corpus = load_prepared(&out.join("prepared")).unwrap();
+    let (_, corpus) = prepare_quietly(&one_song, &out);
     let all = ExpertChoice::parse("all").unwrap();
     let err = pipeline::train(&corpus, &tiny_config(), &all, &out, Some(1), true).unwrap_err();
     let msg = err.to_string();
@@ -192,16 +185,7 @@ fn all_fails_only_when_no_expert_can_train() {
 #[test]
 fn the_card_passes_real_pop_against_real_pop() {
     let out = temp_dir("calibration");
-    prepare(
-        &fixture().with_file_name("pop909_card"),
-        &out.join("prepared"),
-        &PrepareOptions {
-            quiet: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let corpus = load_prepared(&out.join("prepared")).unwrap();
+    let (_, corpus) = prepare_quietly(&fixture().with_file_name("pop909_card"), &out);
     let mut cfg = Config::default();
     cfg.training.val_fraction = 0.5;
     let opts = EvalOptions {
