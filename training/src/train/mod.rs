@@ -255,6 +255,9 @@ pub fn train_expert(
             t.max_train_tokens,
         ),
     };
+    // The budget only ever shortens the configured schedule.
+    let budgeted = (epochs, steps_per_epoch) != (cfg.epochs(expert).max(1), full_steps)
+        && opts.epochs.is_none();
     let total_steps = steps_per_epoch * epochs;
     // Small corpora (harmony has few tokens a bar) get few steps an epoch.
     let warmup = t.warmup_steps.min(total_steps / 5);
@@ -294,9 +297,7 @@ pub fn train_expert(
             val_songs.len(),
             train.len(),
             unigram,
-            if steps_per_epoch * epochs < full_steps * cfg.epochs(expert).max(1)
-                && opts.epochs.is_none()
-            {
+            if budgeted {
                 " (within training.max_train_tokens)"
             } else {
                 ""
