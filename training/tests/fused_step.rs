@@ -176,3 +176,58 @@ fn bars_after_the_first_make_no_system_allocation() {
     drop(allocated);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// One expert's graph, parsed by `parser`, run for 40 steps of a fixed
+/// token stream: every step's logits, end to end.
+fn tract_logits(path: &Path, parser: tract_onnx::Onnx, expert: ExpertKind) -> Vec<f32> {
+    use tract_onnx::prelude::*;
+    let plan = parser
+        .model_for_path(path)
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .unwrap();
+    let hidden_shape: Vec<usize> = plan
+        .model()
+        .input_fact(1)
+        .unwrap()
+        .shape
+        .as_concrete()
+        .unwrap()
+        .to_vec();
+    let mut hidden = Tensor::zero::<f32>(&hidden_shape).unwrap();
+    let mut all = Vec::new();
+    for step in 0..40i64 {
+        let mut inputs: TVec<TValue> = tvec!(tensor1(&[(step * 7) % 50 + 3]).into(), hidden.into());
+        if expert.is_conditioned() {
+            inputs.push(tensor1(&[step % ChordLabel::DENSE_COUNT as i64]).into());
+            inputs.push(tensor1(&[step % Key::DENSE_COUNT as i64]).into());
+        }
+        let out = plan.run(inputs).unwrap();
+        all.extend(out[0].to_plain_array_view::<f32>().unwrap().iter().copied());
+        hidden = out[1].clone().into_tensor();
+    }
+    all
+}
+
+/// The library registers only the exporter's ops with tract (a smaller
+/// library); its graphs must compute what tract's full ONNX parser computes.
+#[test]
+fn the_library_parser_computes_what_tracts_full_onnx_parser_does() {
+    let dir = temp_dir("parser");
+    for expert in ExpertKind::ALL {
+        for quantized in [false, true] {
+            let name = format!("{}_{quantized}.onnx", expert.name());
+            let path = write(&dir, &name, &expert_bytes(expert, quantized));
+            let ours = tract_logits(&path, nomad_muse::runtime::onnx_parser::parser(), expert);
+            let full = tract_logits(&path, tract_onnx::onnx(), expert);
+            assert_eq!(ours.len(), full.len());
+            let worst = ours
+                .iter()
+                .zip(&full)
+                .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+                .fold(0f32, f32::max);
+            assert!(worst <= 1e-6, "{name}: {worst}");
+        }
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -93,7 +93,8 @@ pub struct MusePartControls {
     pub mute: bool,
     /// Kept when bars are re-rolled.
     pub lock: bool,
-    /// Melody: chord tones on strong beats, scale tones elsewhere.
+    /// Melody: scale (or chord) tones only, chord tones favoured (most on
+    /// strong beats).
     pub follow_harmony: bool,
 }
 

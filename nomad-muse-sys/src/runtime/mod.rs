@@ -8,6 +8,7 @@ mod error;
 pub mod fused;
 mod mask_cache;
 pub mod model_check;
+pub mod onnx_parser;
 pub mod realtime_alloc;
 mod sampler;
 mod session;

@@ -106,7 +106,7 @@ pub fn read_model_proto(path: &Path) -> Result<ModelProto, MuseError> {
         }
         None => return Err(refuse(path, "not an ONNX model (malformed protobuf)")),
     }
-    tract_onnx::onnx()
+    super::onnx_parser::parser()
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| refuse(path, format_args!("not an ONNX model: {e}")))
 }
@@ -120,7 +120,7 @@ pub fn runnable_state(
     path: &Path,
     optimise: bool,
 ) -> Result<TypedSimpleState, MuseError> {
-    let onnx = tract_onnx::onnx();
+    let onnx = super::onnx_parser::parser();
     let typed = onnx
         .model_for_proto_model(proto)
         .and_then(|m| m.into_typed())

@@ -850,13 +850,9 @@ mod tests {
                     }
                     Decoded::Melody { notes, harmony: h } => {
                         assert!(notes.iter().all(|n| n.bar < 4));
-                        // Through the band, even random tokens follow the
-                        // host's chords on strong beats and stay in the key.
+                        // Through the band, even random tokens stay in the key
+                        // (the lean to chord tones: the band's own tests).
                         let key = h.key.unwrap_or(Key::new(0, Mode::Major));
-                        let strong = strong_beat_chord_tone_share(notes, p.metre, |b, s| {
-                            h.chord_at(b, s / 4)
-                        });
-                        assert!(strong.is_none_or(|x| x == 1.0), "{strong:?}");
                         assert!(
                             notes.is_empty()
                                 || in_key_share(notes, key, |b, s| h.chord_at(b, s / 4)) == 1.0

@@ -69,8 +69,9 @@ pub struct PartControls {
     pub mute: bool,
     /// Kept as it is when bars are regenerated.
     pub lock: bool,
-    /// Melody: decode-time constraint to the song — chord tones on strong
-    /// beats and scale tones elsewhere when chords and key are known.
+    /// Melody: decode-time constraint to the song when chords and key are
+    /// known — scale (or chord) tones only, chord tones favoured, most on
+    /// strong beats.
     pub follow_harmony: bool,
 }
 
