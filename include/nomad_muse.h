@@ -279,7 +279,8 @@ typedef struct MusePartControls {
    */
   bool lock;
   /**
-   * Melody: chord tones on strong beats, scale tones elsewhere.
+   * Melody: scale (or chord) tones only, chord tones favoured (most on
+   * strong beats).
    */
   bool follow_harmony;
 } MusePartControls;
