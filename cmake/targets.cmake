@@ -6,9 +6,12 @@
 # What the static archive needs from the system (Rust's std and tract).
 find_package(Threads REQUIRED)
 set(NOMAD_MUSE_STATIC_SYSTEM_LIBS Threads::Threads ${CMAKE_DL_LIBS} m)
-# tract ships hand-written assembly kernels without a GNU-stack note.
+# tract ships hand-written assembly kernels without a GNU-stack note. The
+# archive holds whole crates: without --gc-sections a host keeps every
+# unused function of them (measured: generation_loop 12.4 MB of code and
+# 22.5 MB peak RSS; with it 16.3-16.9 MB RSS). rustc links its own programs so.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  set(NOMAD_MUSE_STATIC_LINK_OPTIONS "LINKER:-z,noexecstack")
+  set(NOMAD_MUSE_STATIC_LINK_OPTIONS "LINKER:-z,noexecstack" "LINKER:--gc-sections")
 else()
   set(NOMAD_MUSE_STATIC_LINK_OPTIONS "")
 endif()

@@ -210,6 +210,7 @@ fn per_expert(dir: &Path) {
         "tract/C",
         "top-1 i8=f32"
     );
+    let mut engines = Vec::new();
     for expert in EXPERTS {
         let fp32 = dir.join(format!("{expert}.onnx"));
         let int8 = dir.join(format!("{expert}_quantized.onnx"));
@@ -229,6 +230,10 @@ fn per_expert(dir: &Path) {
         };
         let t = interleaved(&mut [&mut c32, &mut c8, &mut tract, &mut reference]);
         let agreement = top1_agreement(&fp32, &int8, 2000).unwrap_or(f64::NAN);
+        let engine = |path: &Path| {
+            ExpertSession::load(path).map_or_else(|e| e.to_string(), |s| s.engine_name())
+        };
+        engines.push(format!("{expert}: {} / {}", engine(&fp32), engine(&int8)));
         println!(
             "{expert:<8} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>11.2} {:>10.2} {:>10.1} {:>11.2}%",
             t[0],
@@ -241,6 +246,7 @@ fn per_expert(dir: &Path) {
             agreement * 100.0
         );
     }
+    println!("engines (fp32 / int8): {}", engines.join("; "));
 }
 
 fn open_band(dir: &Path, suffix: &str) -> Option<*mut MuseBand> {
