@@ -151,6 +151,17 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
         let channels = notes.len();
         for (channel, mut ns) in notes {
             ns.sort_by_key(|n| (n.start_tick, n.pitch, n.end_tick));
+            // One pitch started twice at one tick on one channel sounds as one
+            // note: exported files often write every note two or three times
+            // (POP909 802's MELODY, read as a 2.3-voice chord part).
+            ns.dedup_by(|later, kept| {
+                let same = later.start_tick == kept.start_tick && later.pitch == kept.pitch;
+                if same {
+                    kept.end_tick = kept.end_tick.max(later.end_tick);
+                    kept.velocity = kept.velocity.max(later.velocity);
+                }
+                same
+            });
             let name = match (name.is_empty(), channels > 1) {
                 (true, _) => format!("Track {index} ch{}", channel + 1),
                 (false, true) => format!("{name} ch{}", channel + 1),
@@ -332,6 +343,28 @@ mod tests {
             (n[1].start_tick, n[1].end_tick, n[1].velocity),
             (10, 30, 90)
         );
+    }
+
+    #[test]
+    fn a_note_written_twice_at_one_tick_is_one_note() {
+        // C4 three times at 0 (ends 20, 30, 25) and once more at 40.
+        let events = vec![
+            on(0, 0, 60, 80),
+            on(0, 0, 60, 100),
+            on(0, 0, 60, 90),
+            off(20, 0, 60),
+            off(5, 0, 60),
+            off(5, 0, 60),
+            on(10, 0, 60, 70),
+            off(10, 0, 60),
+        ];
+        let song = read_midi(&smf_bytes(Format::SingleTrack, ppq(96), vec![events])).unwrap();
+        let n = &song.tracks[0].notes;
+        let got: Vec<_> = n
+            .iter()
+            .map(|n| (n.start_tick, n.end_tick, n.velocity))
+            .collect();
+        assert_eq!(got, vec![(0, 30, 100), (40, 50, 70)]);
     }
 
     #[test]

@@ -471,6 +471,20 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
         score.melody_pieces += 1;
         let named = melody_track(&nsf).map(|t| t.id);
         score.melody_right += (named.is_some() && named == want_id) as usize;
+        if named.is_none() || named != want_id {
+            let name = |id: Option<u32>| {
+                id.and_then(|i| nsf.tracks.get(i as usize))
+                    .map_or("none".to_string(), |t| {
+                        format!("{} {:?}", t.name, t.classification.kind)
+                    })
+            };
+            score.melody_errors.push(format!(
+                "{} (names kept): chose {}; melody is {}",
+                piece.name,
+                name(named),
+                name(want_id)
+            ));
+        }
         let unnamed = midi_to_nsf_with(
             &piece.midi,
             &piece.name,
