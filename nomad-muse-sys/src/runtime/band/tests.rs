@@ -406,23 +406,30 @@ fn a_primer_from_midi_continues_in_the_songs_metre() {
     assert_eq!(pitches, vec![64, 67, 72]);
 }
 
+/// A band of a toy harmony and `melody` (no drums) on `follow_song`, the
+/// melody following it or not.
+fn harmony_and_melody(melody: ToyModel, seed: u64, bars: usize, follow: bool) -> Band<ToyModel> {
+    let mut b = Band::new(
+        Some(ToyModel::new(ExpertKind::Harmony)),
+        Some(melody),
+        None,
+        seed,
+        bars,
+    )
+    .unwrap();
+    follow_song(&mut b);
+    let controls = PartControls {
+        follow_harmony: follow,
+        ..b.controls(Part::Melody)
+    };
+    b.set_controls(Part::Melody, controls).unwrap();
+    b
+}
+
 #[test]
 fn a_melody_following_the_song_enters_in_its_first_bar() {
     let melody_notes = |follow: bool| {
-        let mut b = Band::new(
-            Some(ToyModel::new(ExpertKind::Harmony)),
-            Some(ToyModel::silent(ExpertKind::Melody)),
-            None,
-            5,
-            8,
-        )
-        .unwrap();
-        follow_song(&mut b);
-        let controls = PartControls {
-            follow_harmony: follow,
-            ..b.controls(Part::Melody)
-        };
-        b.set_controls(Part::Melody, controls).unwrap();
+        let mut b = harmony_and_melody(ToyModel::silent(ExpertKind::Melody), 5, 8, follow);
         generate(&mut b, 2)
             .iter()
             .map(|bar| on(bar, Part::Melody.channel()).len())
@@ -440,20 +447,7 @@ fn downbeat_chord_tone_share(follow: bool) -> f64 {
     let progression = ["C", "G", "Am", "F"].map(|s| ChordLabel::from_symbol(s).unwrap());
     let (mut tones, mut all) = (0, 0);
     for seed in 1..=4 {
-        let mut b = Band::new(
-            Some(ToyModel::new(ExpertKind::Harmony)),
-            Some(ToyModel::flat(ExpertKind::Melody)),
-            None,
-            seed,
-            64,
-        )
-        .unwrap();
-        follow_song(&mut b);
-        let controls = PartControls {
-            follow_harmony: follow,
-            ..b.controls(Part::Melody)
-        };
-        b.set_controls(Part::Melody, controls).unwrap();
+        let mut b = harmony_and_melody(ToyModel::flat(ExpertKind::Melody), seed, 64, follow);
         for (i, notes) in generate(&mut b, 48).iter().enumerate() {
             for n in on(notes, MELODY_CHANNEL)
                 .iter()
