@@ -4,7 +4,7 @@ use super::chords::{weighted_notes, ChordAnalysis, ChordExtractor};
 use super::classify::{
     assign_part_roles, mean_polyphony_trimmed, TrackClassifier, CHORDAL_POLYPHONY,
 };
-use super::key::{final_bass, first_bass, KeyDetector, KeyRun, TonicEvidence};
+use super::key::{final_bass, first_bass, modulating_key, KeyDetector, KeyRun, TonicEvidence};
 use super::metre::infer_metre;
 use super::*;
 use crate::midi::{
@@ -268,6 +268,11 @@ fn analyse_harmony(
         (key, confidence) = (refined, refined_confidence);
         (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
     }
+    let local = detector.segments(&analysis.profiles.pcs, &analysis.profiles.bass, None);
+    if let Some(settled) = modulating_key(&local, key) {
+        key = settled;
+        (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
+    }
     let ppq = global.ppq as u64;
     for c in &mut chords {
         c.time_start = tempo.seconds_at(c.step_start as u64 * ppq / 4);
@@ -304,7 +309,8 @@ fn chords_in_key(
     global: &GlobalInfo,
     key: Key,
 ) -> (Vec<KeyRun>, Vec<ChordSpan>) {
-    let runs = KeyDetector::new().segments(&analysis.profiles.pcs, &analysis.profiles.bass, key);
+    let runs =
+        KeyDetector::new().segments(&analysis.profiles.pcs, &analysis.profiles.bass, Some(key));
     let key_at = |f: usize| {
         runs.iter()
             .find(|r| r.start <= f && f < r.end)

@@ -293,12 +293,13 @@ impl KeyDetector {
 
     /// Local keys over frame profiles (`frame_pcs` and `frame_bass` as the
     /// chord analysis fills them): windows of a few bars, smoothed by a
-    /// Viterbi pass that favours `global` and charges for every modulation.
+    /// Viterbi pass that favours `global` (if any) and charges for every
+    /// modulation.
     pub fn segments(
         &self,
         frame_pcs: &[[f32; 12]],
         frame_bass: &[[f32; 12]],
-        global: Key,
+        global: Option<Key>,
     ) -> Vec<KeyRun> {
         let blocks = frame_pcs.len().div_ceil(WINDOW_STEP);
         if blocks == 0 {
@@ -331,12 +332,16 @@ impl KeyDetector {
                 keys.iter()
                     .map(|k| {
                         let r = ranked.iter().find(|(_, rk)| rk == k).map_or(0.0, |x| x.0);
-                        r + if *k == global { GLOBAL_KEY_BONUS } else { 0.0 }
+                        r + if Some(*k) == global {
+                            GLOBAL_KEY_BONUS
+                        } else {
+                            0.0
+                        }
                     })
                     .collect()
             })
             .collect();
-        let path = viterbi_keys(&emissions, keys.iter().position(|k| *k == global));
+        let path = viterbi_keys(&emissions, keys.iter().position(|k| Some(*k) == global));
         let mut runs: Vec<KeyRun> = Vec::new();
         for (b, s) in path.iter().enumerate() {
             let (start, end) = (
@@ -375,6 +380,50 @@ impl KeyDetector {
         }
         runs
     }
+}
+
+/// Share of a song under `BLEND_SHARE` for its global key's scale, and at
+/// least `SETTLED_SHARE` for another's, mark a modulating song
+/// ([`modulating_key`]).
+const BLEND_SHARE: f64 = 0.25;
+const SETTLED_SHARE: f64 = 0.5;
+const SECOND_SHARE: f64 = 0.15;
+
+/// The key of a song that modulates, from its local keys read with no
+/// global prior (`runs`): a song a step up for its last chorus reads, as a
+/// whole, as the scale between its two (D major then E major as A major),
+/// one it never plays in. Where the global key's scale (a key and its
+/// relative) holds under a quarter of the song and another scale at least
+/// half, that scale's longest-sounding key is the song's (POP909 labels a
+/// song with the key it sounds longest in); else `None`.
+pub fn modulating_key(runs: &[KeyRun], global: Key) -> Option<Key> {
+    let total: usize = runs.iter().map(|r| r.end - r.start).sum();
+    let share = |pick: &dyn Fn(Key) -> bool| {
+        let frames: usize = runs
+            .iter()
+            .filter(|r| pick(r.key))
+            .map(|r| r.end - r.start)
+            .sum();
+        frames as f64 / total.max(1) as f64
+    };
+    let scale = |k: Key| k.signature_sharps().rem_euclid(12);
+    if total == 0 || share(&|k| scale(k) == scale(global)) >= BLEND_SHARE {
+        return None;
+    }
+    let longest = |pick: &dyn Fn(Key) -> bool| {
+        runs.iter()
+            .map(|r| r.key)
+            .filter(|k| pick(*k))
+            .max_by(|a, b| share(&|k| k == *a).total_cmp(&share(&|k| k == *b)))
+    };
+    let settled = longest(&|k| share(&|x| scale(x) == scale(k)) >= SETTLED_SHARE)?;
+    // The scale it modulates to (or from) must sound too.
+    let other = |k: Key| scale(k) != scale(settled) && scale(k) != scale(global);
+    let second = share(&|k| other(k) && share(&|x| scale(x) == scale(k)) >= SECOND_SHARE);
+    if second == 0.0 {
+        return None;
+    }
+    longest(&|k| scale(k) == scale(settled))
 }
 
 /// Most likely key per block; `start` (the global key) is where it begins.
@@ -544,11 +593,39 @@ mod tests {
         let mut pcs = vec![bar(0); 16 * WINDOW_STEP];
         pcs.extend(vec![bar(8); 16 * WINDOW_STEP]);
         let bass = vec![[0f32; 12]; pcs.len()];
-        let runs = KeyDetector::new().segments(&pcs, &bass, Key::new(0, Mode::Major));
+        let runs = KeyDetector::new().segments(&pcs, &bass, Some(Key::new(0, Mode::Major)));
         assert_eq!(runs.len(), 2, "{runs:?}");
         assert_eq!(runs[0].key, Key::new(0, Mode::Major));
         assert_eq!(runs[1].key, Key::new(8, Mode::Major));
         let boundary = runs[1].start / WINDOW_STEP;
         assert!((14..=18).contains(&boundary), "{boundary}");
+    }
+
+    #[test]
+    fn a_song_a_step_up_for_its_last_chorus_is_in_its_first_key() {
+        let run = |start: usize, end: usize, tonic: u8, mode: Mode| KeyRun {
+            start,
+            end,
+            key: Key::new(tonic, mode),
+            confidence: 1.0,
+        };
+        let (d, a) = (Key::new(2, Mode::Major), Key::new(9, Mode::Major));
+        // D major, its relative B minor, then E major: heard whole as A major.
+        let song = [
+            run(0, 400, 2, Mode::Major),
+            run(400, 560, 11, Mode::Minor),
+            run(560, 800, 4, Mode::Major),
+        ];
+        assert_eq!(modulating_key(&song, a), Some(d));
+        // A global key in the song's main scale stands.
+        assert_eq!(modulating_key(&song, d), None);
+        assert_eq!(modulating_key(&song, Key::new(11, Mode::Minor)), None);
+        // One scale throughout, away from the global key: not a modulation.
+        let one = [run(0, 800, 4, Mode::Major)];
+        assert_eq!(modulating_key(&one, a), None);
+        // A second scale too brief to be a modulation.
+        let brief = [run(0, 760, 4, Mode::Major), run(760, 800, 2, Mode::Major)];
+        assert_eq!(modulating_key(&brief, a), None);
+        assert_eq!(modulating_key(&[], a), None);
     }
 }
