@@ -268,7 +268,14 @@ fn analyse_harmony(
         (key, confidence) = (refined, refined_confidence);
         (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
     }
-    let local = detector.segments(&analysis.profiles.pcs, &analysis.profiles.bass, None);
+    // Local keys from every note at full weight (the melody too: the
+    // accompaniment alone reads a fifth flat on short windows).
+    let plain = accompanied.then(|| {
+        let notes: Vec<(&NoteEvent, f32)> = weighted.iter().map(|(n, _)| (*n, 1.0)).collect();
+        extractor.frames(&weighted_notes(&notes), global)
+    });
+    let frames = &plain.as_ref().unwrap_or(&analysis).profiles;
+    let local = detector.segments(&frames.pcs, &frames.bass, None);
     if let Some(settled) = modulating_key(&local, key) {
         key = settled;
         (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
