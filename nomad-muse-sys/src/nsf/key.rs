@@ -382,20 +382,20 @@ impl KeyDetector {
     }
 }
 
-/// Share of a song under `BLEND_SHARE` for its global key's scale, and at
-/// least `SETTLED_SHARE` for another's, mark a modulating song
-/// ([`modulating_key`]).
-const BLEND_SHARE: f64 = 0.25;
+/// Shares of a song that mark it as modulating ([`modulating_key`]): one
+/// scale for at least half of it, another for at least 15 %.
 const SETTLED_SHARE: f64 = 0.5;
 const SECOND_SHARE: f64 = 0.15;
 
 /// The key of a song that modulates, from its local keys read with no
-/// global prior (`runs`): a song a step up for its last chorus reads, as a
-/// whole, as the scale between its two (D major then E major as A major),
-/// one it never plays in. Where the global key's scale (a key and its
-/// relative) holds under a quarter of the song and another scale at least
-/// half, that scale's longest-sounding key is the song's (POP909 labels a
-/// song with the key it sounds longest in); else `None`.
+/// global prior (`runs`). Heard whole, a song a step up for its last
+/// chorus reads as the scale between its two (D major then E major as A
+/// major, one it never plays in), or as its later key. Where one scale (a
+/// key and its relative) sounds in at least half of the song, another in
+/// at least 15 %, and the global key is not in the first, that scale's
+/// longest-sounding key is the song's (POP909 labels a song with the key it
+/// sounds longest in); else `None`, and the global key stands (it also
+/// decides between a key and its relative).
 pub fn modulating_key(runs: &[KeyRun], global: Key) -> Option<Key> {
     let total: usize = runs.iter().map(|r| r.end - r.start).sum();
     let share = |pick: &dyn Fn(Key) -> bool| {
@@ -407,7 +407,7 @@ pub fn modulating_key(runs: &[KeyRun], global: Key) -> Option<Key> {
         frames as f64 / total.max(1) as f64
     };
     let scale = |k: Key| k.signature_sharps().rem_euclid(12);
-    if total == 0 || share(&|k| scale(k) == scale(global)) >= BLEND_SHARE {
+    if total == 0 {
         return None;
     }
     let longest = |pick: &dyn Fn(Key) -> bool| {
@@ -418,7 +418,10 @@ pub fn modulating_key(runs: &[KeyRun], global: Key) -> Option<Key> {
     };
     let settled = longest(&|k| share(&|x| scale(x) == scale(k)) >= SETTLED_SHARE)?;
     // The scale it modulates to (or from) must sound too.
-    let other = |k: Key| scale(k) != scale(settled) && scale(k) != scale(global);
+    if scale(settled) == scale(global) {
+        return None;
+    }
+    let other = |k: Key| scale(k) != scale(settled);
     let second = share(&|k| other(k) && share(&|x| scale(x) == scale(k)) >= SECOND_SHARE);
     if second == 0.0 {
         return None;
@@ -617,6 +620,8 @@ mod tests {
             run(560, 800, 4, Mode::Major),
         ];
         assert_eq!(modulating_key(&song, a), Some(d));
+        // Heard as its later key, it is in its first (the longer) too.
+        assert_eq!(modulating_key(&song, Key::new(4, Mode::Major)), Some(d));
         // A global key in the song's main scale stands.
         assert_eq!(modulating_key(&song, d), None);
         assert_eq!(modulating_key(&song, Key::new(11, Mode::Minor)), None);
