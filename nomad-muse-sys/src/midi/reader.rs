@@ -90,6 +90,8 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
         let mut name = String::new();
         let mut programs: HashMap<u8, u8> = HashMap::new();
         let mut open: HashMap<(u8, u8), VecDeque<(u64, u8)>> = HashMap::new();
+        // Note-offs that found nothing sounding, by key: the tick they came at.
+        let mut orphan_off: HashMap<(u8, u8), u64> = HashMap::new();
         let mut notes: BTreeMap<u8, Vec<RawNote>> = BTreeMap::new();
         for ev in events {
             raw_now += ev.delta.as_int() as u64;
@@ -117,6 +119,12 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
                     let ch = channel.as_int();
                     match message {
                         MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                            // An off written just before its own on, at the same
+                            // tick, ends it there: a zero-length note (music21
+                            // writes them so), not one held to the track's end.
+                            if orphan_off.remove(&(ch, key.as_int())) == Some(t) {
+                                continue;
+                            }
                             open.entry((ch, key.as_int()))
                                 .or_default()
                                 .push_back((t, vel.as_int()));
@@ -127,8 +135,13 @@ pub fn read_midi(bytes: &[u8]) -> Result<MidiSong, MidiError> {
                             let started = open
                                 .get_mut(&(ch, key.as_int()))
                                 .and_then(|q| q.pop_front());
-                            if let Some((start, vel)) = started {
-                                push_note(&mut notes, ch, key.as_int(), vel, start, t);
+                            match started {
+                                Some((start, vel)) => {
+                                    push_note(&mut notes, ch, key.as_int(), vel, start, t)
+                                }
+                                None => {
+                                    orphan_off.insert((ch, key.as_int()), t);
+                                }
                             }
                         }
                         MidiMessage::ProgramChange { program } => {
@@ -343,6 +356,28 @@ mod tests {
             (n[1].start_tick, n[1].end_tick, n[1].velocity),
             (10, 30, 90)
         );
+    }
+
+    #[test]
+    fn an_off_just_before_its_own_on_is_a_zero_length_note_not_a_stuck_one() {
+        // off C3 @0 then on C3 @0 (zero length, as music21 writes it), then a
+        // real C3 from 10 to 20 and a stray off at 30 with nothing after it.
+        let events = vec![
+            off(0, 0, 48),
+            on(0, 0, 48, 90),
+            on(10, 0, 48, 80),
+            off(10, 0, 48),
+            off(10, 0, 48),
+            on(5, 0, 50, 70),
+            off(5, 0, 50),
+        ];
+        let song = read_midi(&smf_bytes(Format::SingleTrack, ppq(96), vec![events])).unwrap();
+        let got: Vec<_> = song.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.start_tick, n.end_tick, n.pitch))
+            .collect();
+        assert_eq!(got, vec![(10, 20, 48), (35, 40, 50)]);
     }
 
     #[test]
