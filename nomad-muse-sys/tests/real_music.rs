@@ -67,10 +67,19 @@ fn chorales_madrigals_and_folk_are_heard_right() {
         madrigals.root(),
         madrigals.triad()
     );
+    // 0.60 / 2 of 9 while the reader held music21's zero-length notes to
+    // the end of the track (an off just before its own on); 0.87 / 6 of 9 since.
     assert!(
-        madrigals.root() >= 0.55,
+        madrigals.root() >= 0.80,
         "madrigal roots {:.3}",
         madrigals.root()
+    );
+    assert!(
+        madrigals.melody_right * 2 >= madrigals.melody_pieces,
+        "madrigal melodies {} of {}: {:?}",
+        madrigals.melody_right,
+        madrigals.melody_pieces,
+        madrigals.melody_errors
     );
 
     let folk = group(&groups, "folk");
