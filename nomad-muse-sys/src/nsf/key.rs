@@ -397,36 +397,25 @@ const SECOND_SHARE: f64 = 0.15;
 /// sounds longest in); else `None`, and the global key stands (it also
 /// decides between a key and its relative).
 pub fn modulating_key(runs: &[KeyRun], global: Key) -> Option<Key> {
-    let total: usize = runs.iter().map(|r| r.end - r.start).sum();
-    let share = |pick: &dyn Fn(Key) -> bool| {
-        let frames: usize = runs
-            .iter()
-            .filter(|r| pick(r.key))
-            .map(|r| r.end - r.start)
-            .sum();
-        frames as f64 / total.max(1) as f64
-    };
-    let scale = |k: Key| k.signature_sharps().rem_euclid(12);
-    if total == 0 {
-        return None;
+    let scale = |k: Key| k.signature_sharps().rem_euclid(12) as usize;
+    let mut by_key = [0usize; Key::DENSE_COUNT as usize];
+    let mut by_scale = [0usize; 12];
+    for r in runs {
+        by_key[r.key.dense_index() as usize] += r.end - r.start;
+        by_scale[scale(r.key)] += r.end - r.start;
     }
-    let longest = |pick: &dyn Fn(Key) -> bool| {
-        runs.iter()
-            .map(|r| r.key)
-            .filter(|k| pick(*k))
-            .max_by(|a, b| share(&|k| k == *a).total_cmp(&share(&|k| k == *b)))
-    };
-    let settled = longest(&|k| share(&|x| scale(x) == scale(k)) >= SETTLED_SHARE)?;
+    let total: usize = by_scale.iter().sum();
+    let share = |frames: usize| frames as f64 / total.max(1) as f64;
+    let settled = (0..12).find(|s| share(by_scale[*s]) >= SETTLED_SHARE)?;
     // The scale it modulates to (or from) must sound too.
-    if scale(settled) == scale(global) {
+    let second = (0..12).any(|s| s != settled && share(by_scale[s]) >= SECOND_SHARE);
+    if settled == scale(global) || !second {
         return None;
     }
-    let other = |k: Key| scale(k) != scale(settled);
-    let second = share(&|k| other(k) && share(&|x| scale(x) == scale(k)) >= SECOND_SHARE);
-    if second == 0.0 {
-        return None;
-    }
-    longest(&|k| scale(k) == scale(settled))
+    (0..Key::DENSE_COUNT)
+        .filter_map(Key::from_dense_index)
+        .filter(|k| scale(*k) == settled)
+        .max_by_key(|k| by_key[k.dense_index() as usize])
 }
 
 /// Most likely key per block; `start` (the global key) is where it begins.
