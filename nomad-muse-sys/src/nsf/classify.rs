@@ -234,8 +234,13 @@ pub const CHORDAL_POLYPHONY: f32 = 1.5;
 const LINE_POLYPHONY: f32 = 1.3;
 /// A line needs this many notes to take a role.
 const LINE_MIN_NOTES: usize = 8;
-/// Names that say "this is the tune".
-const MELODY_NAMES: [&str; 5] = ["melody", "lead", "vocal", "voice", "vox"];
+/// Names that say "this is the tune": a lead, or the top voice of a vocal
+/// score, which carries it by convention (Soprano; Cantus, Canto, Superius
+/// and Discantus in Renaissance part books, where a Quinto or Sesto may
+/// sing as high).
+const MELODY_NAMES: [&str; 10] = [
+    "melody", "lead", "vocal", "voice", "vox", "soprano", "cantus", "canto", "superius", "discant",
+];
 
 /// A single-line track that may carry the melody.
 struct Line {
