@@ -92,7 +92,8 @@ fn chorales_madrigals_and_folk_are_heard_right() {
     // A bare tune is melody data, never harmony data.
     assert_eq!(folk.monophonic_with_harmony, 0);
     assert_eq!(folk.melody_right, folk.melody_pieces);
-    assert!(folk.key() >= 0.7, "folk keys {:?}", folk.key_errors);
+    // 0.80 before a lone line's key was put on its final note.
+    assert!(folk.key() >= 0.9, "folk keys {:?}", folk.key_errors);
 }
 
 #[test]

@@ -255,11 +255,16 @@ fn analyse_harmony(
         .filter(|t| t.classification.kind == TrackType::Melody)
         .flat_map(|t| t.events.iter().cloned())
         .collect();
+    let sounding: f32 = analysis.profiles.sounding.iter().sum();
+    let polyphonic: f32 = analysis.profiles.polyphonic.iter().sum();
+    let chordal_part = pitched().any(|t| t.classification.kind == TrackType::Harmony);
+    let sounds = chordal_part || polyphonic > HARMONY_SOUNDING_SHARE * sounding;
     let evidence = TonicEvidence {
         final_bass: final_bass(&all),
         first_bass: first_bass(&all),
         // A lone line is the whole profile already.
         melody_profile: accompanied.then(|| detector.profile(&melody)),
+        final_is_tonic: !sounds,
         ..TonicEvidence::default()
     };
     let (refined, refined_confidence) =
@@ -298,14 +303,11 @@ fn analyse_harmony(
             })
         })
         .collect();
-    let sounding: f32 = analysis.profiles.sounding.iter().sum();
-    let polyphonic: f32 = analysis.profiles.polyphonic.iter().sum();
-    let chordal_part = pitched().any(|t| t.classification.kind == TrackType::Harmony);
     Harmony {
         chords,
         key: KeyInfo::from_key(key, confidence),
         key_segments,
-        sounds: chordal_part || polyphonic > HARMONY_SOUNDING_SHARE * sounding,
+        sounds,
     }
 }
 
