@@ -176,18 +176,32 @@ fn matvec_body<W: Widen, const FMA: bool>(w: &Panelled<W>, bias: &[f32], x: &[f3
                 even[k] = madd::<FMA>(*xlast, wlast[k].widen(), even[k]);
             }
         }
-        let start = p * PANEL;
-        let end = (start + PANEL).min(w.cols);
-        let (out, bias) = (&mut y[start..end], &bias[start..end]);
-        if w.scale.is_empty() {
-            for (k, o) in out.iter_mut().enumerate() {
-                *o = even[k] + odd[k] + bias[k];
-            }
-        } else {
-            let scale = &w.scale[start..end];
-            for (k, o) in out.iter_mut().enumerate() {
-                *o = madd::<FMA>(even[k] + odd[k], scale[k], bias[k]);
-            }
+        let sums: [f32; PANEL] = std::array::from_fn(|k| even[k] + odd[k]);
+        write_panel::<W, FMA>(w, p, &sums, bias, y);
+    }
+}
+
+/// Writes panel `p`'s sums into `y`, scaled (int8) and with the bias added
+/// (the plain loops here and the register kernels in `x86` share it).
+#[inline(always)]
+pub(super) fn write_panel<W, const FMA: bool>(
+    w: &Panelled<W>,
+    p: usize,
+    sums: &[f32; PANEL],
+    bias: &[f32],
+    y: &mut [f32],
+) {
+    let start = p * PANEL;
+    let end = (start + PANEL).min(w.cols);
+    let (out, bias) = (&mut y[start..end], &bias[start..end]);
+    if w.scale.is_empty() {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = sums[k] + bias[k];
+        }
+    } else {
+        let scale = &w.scale[start..end];
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = madd::<FMA>(sums[k], scale[k], bias[k]);
         }
     }
 }

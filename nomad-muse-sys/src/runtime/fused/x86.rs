@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kernels::{Panelled, PANEL};
+use super::kernels::{write_panel, Panelled, PANEL};
 
 /// Loading 16 (AVX-512) or 8 (AVX2) weights as f32 lanes.
 pub trait Lanes: Copy {
@@ -44,25 +44,6 @@ impl Lanes for i8 {
     }
 }
 
-/// Writes one panel's sums (`PANEL` lanes in `sums`) into `y`, scaled
-/// (int8) and with the bias added.
-#[inline(always)]
-fn finish<W>(w: &Panelled<W>, p: usize, sums: &[f32; PANEL], bias: &[f32], y: &mut [f32]) {
-    let start = p * PANEL;
-    let end = (start + PANEL).min(w.cols);
-    let (out, bias) = (&mut y[start..end], &bias[start..end]);
-    if w.scale.is_empty() {
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = sums[k] + bias[k];
-        }
-    } else {
-        let scale = &w.scale[start..end];
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = sums[k] * scale[k] + bias[k];
-        }
-    }
-}
-
 const _: () = assert!(PANEL == 32);
 
 /// # Safety
@@ -96,7 +77,7 @@ pub unsafe fn matvec_avx512<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], 
         let mut sums = [0f32; PANEL];
         _mm512_storeu_ps(sums.as_mut_ptr(), lo);
         _mm512_storeu_ps(sums.as_mut_ptr().add(16), hi);
-        finish(w, p, &sums, bias, y);
+        write_panel::<W, false>(w, p, &sums, bias, y);
     }
 }
 
@@ -132,6 +113,6 @@ pub unsafe fn matvec_avx2<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], y:
         for (q, (a, b)) in first.iter().zip(second).enumerate() {
             _mm256_storeu_ps(sums.as_mut_ptr().add(8 * q), _mm256_add_ps(*a, *b));
         }
-        finish(w, p, &sums, bias, y);
+        write_panel::<W, false>(w, p, &sums, bias, y);
     }
 }
