@@ -246,7 +246,7 @@ fn analyse_harmony(
     let profile = detector.profile(&all);
     let (mut key, mut confidence) = detector.detect_profile(&profile);
     let (mut runs, mut chords) = chords_in_key(&extractor, &analysis, global, key);
-    // The chords tell relative keys apart; a changed key re-reads the chords.
+    // The chords tell relative keys apart.
     let mut chord_time = vec![0f64; ChordLabel::DENSE_COUNT as usize];
     for c in &chords {
         chord_time[c.chord.label().dense_index() as usize] += c.duration_steps as f64;
@@ -269,9 +269,9 @@ fn analyse_harmony(
     };
     let (refined, refined_confidence) =
         detector.detect_with_tonic_chords(&profile, &chord_time, evidence);
+    let profile_key = key;
     if refined != key {
         (key, confidence) = (refined, refined_confidence);
-        (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
     }
     // Local keys from every note at full weight (the melody too: the
     // accompaniment alone reads a fifth flat on short windows).
@@ -283,6 +283,9 @@ fn analyse_harmony(
     let local = detector.segments(&frames.pcs, &frames.bass, None);
     if let Some(settled) = modulating_key(&local, key) {
         key = settled;
+    }
+    // A changed key re-reads the chords (once, with the key it settled on).
+    if key != profile_key {
         (runs, chords) = chords_in_key(&extractor, &analysis, global, key);
     }
     let ppq = global.ppq as u64;
