@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kernels::{write_panel, Panelled, PANEL};
+use super::kernels::{sigmoid, tanh, write_panel, Panelled, PANEL};
 
 /// Loading 16 (AVX-512) or 8 (AVX2) weights as f32 lanes.
 pub trait Lanes: Copy {
@@ -114,5 +114,76 @@ pub unsafe fn matvec_avx2<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], y:
             _mm256_storeu_ps(sums.as_mut_ptr().add(8 * q), _mm256_add_ps(*a, *b));
         }
         write_panel::<W, false>(w, p, &sums, bias, y);
+    }
+}
+
+/// `kernels::exp_approx` on 16 lanes (the same Cephes polynomial).
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp16(x: __m512) -> __m512 {
+    let c = _mm512_set1_ps;
+    let x = _mm512_min_ps(_mm512_max_ps(x, c(-87.0)), c(88.0));
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
+        x,
+        c(std::f32::consts::LOG2_E),
+        c(0.5),
+    ));
+    let r = _mm512_fmadd_ps(n, c(2.121_944_4e-4), _mm512_fnmadd_ps(n, c(0.693_359_4), x));
+    let mut p = c(1.987_569_1e-4);
+    for k in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
+        p = _mm512_fmadd_ps(p, r, c(k));
+    }
+    let e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, c(1.0)));
+    let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    _mm512_mul_ps(e, _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased)))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn sigmoid16(x: __m512) -> __m512 {
+    let one = _mm512_set1_ps(1.0);
+    _mm512_div_ps(
+        one,
+        _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))),
+    )
+}
+
+/// The GRU update of one layer (`kernels::gates_body`), 16 units at a time.
+///
+/// # Safety
+/// The CPU has AVX-512F; `gx` and `gh` hold at least `3 · h.len()` values.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gates_avx512(gx: &[f32], gh: &[f32], h: &mut [f32]) {
+    let n = h.len();
+    let (gx, gh) = (&gx[..3 * n], &gh[..3 * n]);
+    let load = |v: &[f32], at: usize| _mm512_loadu_ps(v.as_ptr().add(at));
+    let (one, two) = (_mm512_set1_ps(1.0), _mm512_set1_ps(2.0));
+    let mut j = 0;
+    while j + 16 <= n {
+        let z = sigmoid16(_mm512_add_ps(load(gx, j), load(gh, j)));
+        let r = sigmoid16(_mm512_add_ps(load(gx, n + j), load(gh, n + j)));
+        let pre = _mm512_fmadd_ps(r, load(gh, 2 * n + j), load(gx, 2 * n + j));
+        // tanh(v) = 2 / (1 + e^(-2v)) - 1
+        let minus_two_v = _mm512_mul_ps(pre, _mm512_set1_ps(-2.0));
+        let cand = _mm512_sub_ps(
+            _mm512_div_ps(two, _mm512_add_ps(one, exp16(minus_two_v))),
+            one,
+        );
+        let old = load(h, j);
+        let new = _mm512_fmadd_ps(z, _mm512_sub_ps(old, cand), cand);
+        _mm512_storeu_ps(h.as_mut_ptr().add(j), new);
+        j += 16;
+    }
+    for j in j..n {
+        let z = sigmoid(gx[j] + gh[j]);
+        let r = sigmoid(gx[n + j] + gh[n + j]);
+        let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
+        h[j] = cand + z * (h[j] - cand);
     }
 }
