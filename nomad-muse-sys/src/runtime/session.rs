@@ -279,14 +279,19 @@ impl ExpertSession {
         Ok(session)
     }
 
-    /// What runs the steps: `"fused avx512 fp32"`, `"fused avx2+fma int8"`,
-    /// … or `"tract"`.
+    /// What runs the steps: `"fused avx512 fp32"`, `"fused avx2+fma int8"`
+    /// (widened), `"fused avx512 int8 vnni"` (integer products), … or
+    /// `"tract"`.
     pub fn engine_name(&self) -> String {
         match &self.engine {
             Engine::Fused(f) => format!(
                 "fused {} {}",
                 f.isa().name(),
-                if f.is_int8() { "int8" } else { "fp32" }
+                match (f.is_int8(), f.has_integer_products()) {
+                    (true, true) => "int8 vnni",
+                    (true, false) => "int8",
+                    _ => "fp32",
+                }
             ),
             Engine::Tract(_) => "tract".into(),
         }

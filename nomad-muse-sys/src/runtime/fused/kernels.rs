@@ -90,11 +90,15 @@ impl<W: Copy + Default> Panelled<W> {
     }
 }
 
-/// Weights as stored in the file: fp32, or int8 with per-column scales.
+use super::digits::{matvec_plain, QuadPanelled};
+
+/// Weights as stored in the file: fp32, or int8 with per-column scales
+/// (widened to f32, or relaid for integer products where the CPU has them).
 #[derive(Debug, Clone)]
 pub enum Weights {
     F32(Panelled<f32>),
     I8(Panelled<i8>),
+    I8Digits(QuadPanelled),
 }
 
 impl Weights {
@@ -102,6 +106,7 @@ impl Weights {
         match self {
             Weights::F32(w) => w.rows,
             Weights::I8(w) => w.rows,
+            Weights::I8Digits(w) => w.rows,
         }
     }
 
@@ -109,6 +114,7 @@ impl Weights {
         match self {
             Weights::F32(w) => w.cols,
             Weights::I8(w) => w.cols,
+            Weights::I8Digits(w) => w.cols,
         }
     }
 
@@ -116,8 +122,35 @@ impl Weights {
         match self {
             Weights::F32(w) => w.bytes(),
             Weights::I8(w) => w.bytes(),
+            Weights::I8Digits(w) => w.bytes(),
         }
     }
+
+    /// int8 weights relaid for integer products when the CPU has AVX-512
+    /// VNNI (`NOMAD_MUSE_WIDEN_INT8` set keeps them widened: the bench's
+    /// comparison); anything else unchanged.
+    pub fn for_cpu(self) -> Weights {
+        match self {
+            Weights::I8(w)
+                if cpu_has_vnni() && std::env::var_os("NOMAD_MUSE_WIDEN_INT8").is_none() =>
+            {
+                QuadPanelled::from_panelled(&w).map_or(Weights::I8(w), Weights::I8Digits)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether the CPU multiplies bytes into 32-bit sums (AVX-512 VNNI); std
+/// caches the answer, so the per-call check is a load.
+pub fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// A weight entry widened to f32.
@@ -339,6 +372,10 @@ pub fn matvec(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32]) {
     unsafe {
         use super::x86::{matvec_avx2, matvec_avx512};
         match (isa, w) {
+            (Isa::Avx512, Weights::I8Digits(w)) if cpu_has_vnni() => {
+                return super::x86::matvec_vnni(w, bias, x, y)
+            }
+            (_, Weights::I8Digits(w)) => return matvec_plain(w, bias, x, y),
             (Isa::Avx512, Weights::F32(w)) => return matvec_avx512(w, bias, x, y),
             (Isa::Avx512, Weights::I8(w)) => return matvec_avx512(w, bias, x, y),
             (Isa::Avx2Fma, Weights::F32(w)) => return matvec_avx2(w, bias, x, y),
@@ -350,6 +387,7 @@ pub fn matvec(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32]) {
     match w {
         Weights::F32(w) => matvec_body::<f32, false>(w, bias, x, y),
         Weights::I8(w) => matvec_body::<i8, false>(w, bias, x, y),
+        Weights::I8Digits(w) => matvec_plain(w, bias, x, y),
     }
 }
 
@@ -404,7 +442,7 @@ mod tests {
 
     #[test]
     fn matvec_matches_a_plain_loop_for_every_variant_and_odd_shapes() {
-        for (rows, cols) in [(1, 1), (7, 33), (64, 192), (33, 100)] {
+        for (rows, cols) in [(1, 1), (7, 33), (64, 192), (33, 100), (130, 70)] {
             let code = |r: usize, c: usize| ((r * 31 + c * 17) % 23) as i8 - 11;
             let at = |r: usize, c: usize| f32::from(code(r, c)) / 7.0;
             let x: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.37).sin()).collect();
@@ -414,9 +452,10 @@ mod tests {
             let w = Weights::F32(Panelled::from_fn(rows, cols, at));
             let mut q = Panelled::from_fn(rows, cols, code);
             q.scale = vec![1.0 / 7.0; padded(cols)];
+            let digits = QuadPanelled::from_panelled(&q).map(Weights::I8Digits);
             let q = Weights::I8(q);
             for isa in isas() {
-                for w in [&w, &q] {
+                for w in [Some(&w), Some(&q), digits.as_ref()].into_iter().flatten() {
                     let mut y = vec![f32::NAN; cols];
                     matvec(isa, w, &vec![0.0; cols], &x, &mut y);
                     for (a, b) in y.iter().zip(&expect) {

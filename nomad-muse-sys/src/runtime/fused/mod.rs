@@ -9,6 +9,7 @@
 //! and refuses a file where they disagree, so a graph that names its
 //! weights like ours but wires them differently cannot be served wrongly.
 
+mod digits;
 mod extract;
 pub mod kernels;
 pub mod parity;
@@ -97,8 +98,8 @@ impl FusedGru {
             let bias_x = [bias("bz")?, bias("br")?, bias("bWn")?].concat();
             let bias_h = [vec![0.0; 2 * h], bias("bRn")?].concat();
             fused_layers.push(Layer {
-                input,
-                recurrent,
+                input: input.for_cpu(),
+                recurrent: recurrent.for_cpu(),
                 bias_x: padded_copy(&bias_x),
                 bias_h: padded_copy(&bias_h),
             });
@@ -135,7 +136,14 @@ impl FusedGru {
     pub fn is_int8(&self) -> bool {
         self.layers
             .first()
-            .is_some_and(|l| matches!(l.input, Weights::I8(_)))
+            .is_some_and(|l| matches!(l.input, Weights::I8(_) | Weights::I8Digits(_)))
+    }
+
+    /// Whether the int8 matrices run as integer products (AVX-512 VNNI).
+    pub fn has_integer_products(&self) -> bool {
+        self.layers
+            .first()
+            .is_some_and(|l| matches!(l.input, Weights::I8Digits(_)))
     }
 
     /// Bytes of weights held.

@@ -6,6 +6,7 @@
 
 use std::arch::x86_64::*;
 
+use super::digits::{matvec_plain, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS};
 use super::kernels::{sigmoid, tanh, write_panel, Panelled, PANEL};
 
 /// Loading 16 (AVX-512) or 8 (AVX2) weights as f32 lanes.
@@ -185,5 +186,135 @@ pub unsafe fn gates_avx512(gx: &[f32], gh: &[f32], h: &mut [f32]) {
         let r = sigmoid(gx[n + j] + gh[n + j]);
         let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
         h[j] = cand + z * (h[j] - cand);
+    }
+}
+
+/// `digits::digitize` on 16 lanes: the three digit planes as one byte per
+/// row (so four rows' digits are one little-endian `u32`), written for the
+/// rows rounded up to 16 (the rows past `x` read as zero). `None` when `x`
+/// is all zeros or not finite.
+///
+/// # Safety
+/// The CPU has AVX-512F; `planes` holds `3 × MAX_ROWS` bytes and
+/// `x.len() ≤ MAX_ROWS`.
+#[target_feature(enable = "avx512f")]
+unsafe fn digitize_avx512(x: &[f32], planes: *mut u8) -> Option<f32> {
+    let chunks = x.len().div_ceil(16);
+    let load = |c: usize| {
+        let left = x.len() - 16 * c;
+        let mask: __mmask16 = if left >= 16 {
+            0xFFFF
+        } else {
+            (1u16 << left) - 1
+        };
+        _mm512_maskz_loadu_ps(mask, x.as_ptr().add(16 * c))
+    };
+    let mut max = _mm512_setzero_ps();
+    let mut unordered: __mmask16 = 0;
+    for c in 0..chunks {
+        let v = load(c);
+        unordered |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        max = _mm512_max_ps(max, _mm512_abs_ps(v));
+    }
+    let max = _mm512_reduce_max_ps(max);
+    if max == 0.0 || !max.is_finite() || unordered != 0 {
+        return None;
+    }
+    let inv = _mm512_set1_ps(RANGE / max);
+    let rounder = _mm512_set1_ps(ROUNDER);
+    let (bias, byte) = (_mm512_set1_epi32(TOP_BIAS), _mm512_set1_epi32(255));
+    for c in 0..chunks {
+        let rounded = _mm512_castps_si512(_mm512_fmadd_ps(load(c), inv, rounder));
+        let q = _mm512_sub_epi32(rounded, _mm512_castps_si512(rounder));
+        let digits = [
+            _mm512_add_epi32(_mm512_srai_epi32::<16>(q), bias),
+            _mm512_and_si512(_mm512_srai_epi32::<8>(q), byte),
+            _mm512_and_si512(q, byte),
+        ];
+        for (d, v) in digits.into_iter().enumerate() {
+            let at = planes.add(d * MAX_ROWS + 16 * c);
+            _mm_storeu_si128(at.cast(), _mm512_cvtepi32_epi8(v));
+        }
+    }
+    Some(max / RANGE)
+}
+
+/// `digits::matvec_plain` with `vpdpbusd`: per panel of 32 columns, six
+/// accumulators (three digit planes × two halves), one quad of rows per
+/// iteration.
+///
+/// # Safety
+/// The CPU has AVX-512F and AVX-512 VNNI; `x.len() ≥ rows`, `y` and `bias`
+/// ≥ `cols`.
+#[target_feature(enable = "avx512f,avx512vnni")]
+pub unsafe fn matvec_vnni(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32]) {
+    // Written before it is read: `digitize_avx512` covers every quad.
+    let mut planes = std::mem::MaybeUninit::<[u8; 3 * MAX_ROWS]>::uninit();
+    let base = planes.as_mut_ptr().cast::<u8>();
+    let Some(x_scale) = digitize_avx512(&x[..w.rows], base) else {
+        return matvec_plain(w, bias, x, y);
+    };
+    let digit = |d: usize, q: usize| {
+        _mm512_set1_epi32(std::ptr::read_unaligned(
+            base.add(d * MAX_ROWS + QUAD * q).cast::<i32>(),
+        ))
+    };
+    let panel_bytes = w.quads * PANEL * QUAD;
+    for (p, panel) in w.data.chunks_exact(panel_bytes).enumerate() {
+        let (mut top, mut mid, mut low) = (
+            [_mm512_setzero_si512(); 2],
+            [_mm512_setzero_si512(); 2],
+            [_mm512_setzero_si512(); 2],
+        );
+        for q in 0..w.quads {
+            let at = panel.as_ptr().add(q * PANEL * QUAD);
+            let weights = [
+                _mm512_loadu_si512(at.cast()),
+                _mm512_loadu_si512(at.add(64).cast()),
+            ];
+            let (dt, dm, dl) = (digit(0, q), digit(1, q), digit(2, q));
+            for h in 0..2 {
+                top[h] = _mm512_dpbusd_epi32(top[h], dt, weights[h]);
+                mid[h] = _mm512_dpbusd_epi32(mid[h], dm, weights[h]);
+                low[h] = _mm512_dpbusd_epi32(low[h], dl, weights[h]);
+            }
+        }
+        let start = p * PANEL;
+        let mut out = [_mm512_setzero_ps(); 2];
+        for h in 0..2 {
+            let at = start + 16 * h;
+            let top =
+                _mm512_sub_epi32(top[h], _mm512_loadu_si512(w.offset.as_ptr().add(at).cast()));
+            let whole = _mm512_fmadd_ps(
+                _mm512_cvtepi32_ps(top),
+                _mm512_set1_ps(65_536.0),
+                _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(mid[h]),
+                    _mm512_set1_ps(256.0),
+                    _mm512_cvtepi32_ps(low[h]),
+                ),
+            );
+            let scale = _mm512_mul_ps(
+                _mm512_set1_ps(x_scale),
+                _mm512_loadu_ps(w.scale.as_ptr().add(at)),
+            );
+            out[h] = _mm512_mul_ps(whole, scale);
+        }
+        if start + PANEL <= y.len().min(bias.len()) {
+            for (h, o) in out.iter().enumerate() {
+                let at = start + 16 * h;
+                _mm512_storeu_ps(
+                    y.as_mut_ptr().add(at),
+                    _mm512_add_ps(*o, _mm512_loadu_ps(bias.as_ptr().add(at))),
+                );
+            }
+        } else {
+            let mut sums = [0f32; PANEL];
+            _mm512_storeu_ps(sums.as_mut_ptr(), out[0]);
+            _mm512_storeu_ps(sums.as_mut_ptr().add(16), out[1]);
+            for c in start..(start + PANEL).min(w.cols) {
+                y[c] = sums[c - start] + bias[c];
+            }
+        }
     }
 }
