@@ -10,8 +10,9 @@
 //! - a whole bar of all three experts through `muse_band_next_bar` (median
 //!   µs per bar, system allocations per bar after the first);
 //! - peak RSS of a host process that loads the band and plays 16 bars;
-//! - the shared library's size, and onnxruntime (Python, 1 thread, same
-//!   files, with sampling) when it is installed.
+//! - the shared library's size;
+//! - onnxruntime (Python child, 1 thread, same files, with sampling, timed
+//!   inside the child) in the same interleaved rounds, when installed.
 //!
 //!   cargo bench --workspace --bench latency -- <onnx_dir>
 //!
@@ -41,9 +42,75 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Something that makes one token per call.
+/// Something that makes tokens.
 trait Contender {
     fn token(&mut self);
+    /// µs per token over `n` tokens.
+    fn block(&mut self, n: usize) -> f64 {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            self.token();
+        }
+        t0.elapsed().as_secs_f64() * 1e6 / n as f64
+    }
+}
+
+/// onnxruntime in a Python child (`onnxruntime_bench.py --serve`), which
+/// times each block itself: the pipe is not counted.
+struct OrtSession {
+    child: std::process::Child,
+    reply: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl OrtSession {
+    fn open(path: &Path) -> Option<OrtSession> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/dev/onnxruntime_bench.py"
+        );
+        let python = std::env::var("NOMAD_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg("--serve")
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut reply = std::io::BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        reply.read_line(&mut line).ok()?;
+        (line.trim() == "ready").then_some(OrtSession { child, reply })
+    }
+}
+
+impl Contender for OrtSession {
+    fn token(&mut self) {
+        self.block(1);
+    }
+    fn block(&mut self, n: usize) -> f64 {
+        use std::io::{BufRead, Write};
+        let mut line = String::new();
+        let asked = self
+            .child
+            .stdin
+            .as_mut()
+            .is_some_and(|stdin| writeln!(stdin, "{n}").and_then(|_| stdin.flush()).is_ok());
+        if !asked || self.reply.read_line(&mut line).is_err() {
+            return f64::NAN;
+        }
+        line.trim().parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for OrtSession {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// A session behind the C ABI, generating its own stream.
@@ -154,17 +221,11 @@ impl Contender for ReferenceGru {
 fn interleaved(contenders: &mut [&mut dyn Contender]) -> Vec<f64> {
     let mut times = vec![Vec::with_capacity(ROUNDS); contenders.len()];
     for c in contenders.iter_mut() {
-        for _ in 0..BLOCK {
-            c.token();
-        }
+        c.block(BLOCK);
     }
     for _ in 0..ROUNDS {
         for (c, t) in contenders.iter_mut().zip(&mut times) {
-            let t0 = Instant::now();
-            for _ in 0..BLOCK {
-                c.token();
-            }
-            t.push(t0.elapsed().as_secs_f64() * 1e6 / BLOCK as f64);
+            t.push(c.block(BLOCK));
         }
     }
     times.iter_mut().map(|t| median(t)).collect()
@@ -199,7 +260,7 @@ fn per_expert(dir: &Path) {
         "\nµs per token (step + sampling), median of {ROUNDS} interleaved rounds of {BLOCK} tokens"
     );
     println!(
-        "{:<8} {:>10} {:>10} {:>10} {:>10} {:>11} {:>10} {:>10} {:>12}",
+        "{:<8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8} {:>12} {:>8} {:>8} {:>9} {:>9}",
         "expert",
         "C fp32",
         "C int8",
@@ -208,7 +269,11 @@ fn per_expert(dir: &Path) {
         "C/ref",
         "int8/fp32",
         "tract/C",
-        "top-1 i8=f32"
+        "top-1 i8=f32",
+        "ORT fp32",
+        "ORT int8",
+        "ORT/C f32",
+        "ORT/C i8"
     );
     let mut engines = Vec::new();
     for expert in EXPERTS {
@@ -228,14 +293,26 @@ fn per_expert(dir: &Path) {
         let Some(mut reference) = ReferenceGru::like(&fp32) else {
             continue;
         };
-        let t = interleaved(&mut [&mut c32, &mut c8, &mut tract, &mut reference]);
+        // onnxruntime (Python, one thread) on the same files, in the same
+        // rounds, when it is installed.
+        let mut ort: Vec<OrtSession> = [&fp32, &int8]
+            .into_iter()
+            .map_while(|p| OrtSession::open(p))
+            .collect();
+        let mut contenders: Vec<&mut dyn Contender> =
+            vec![&mut c32, &mut c8, &mut tract, &mut reference];
+        if ort.len() == 2 {
+            contenders.extend(ort.iter_mut().map(|o| o as &mut dyn Contender));
+        }
+        let mut t = interleaved(&mut contenders);
+        t.resize(6, f64::NAN);
         let agreement = top1_agreement(&fp32, &int8, 2000).unwrap_or(f64::NAN);
         let engine = |path: &Path| {
             ExpertSession::load(path).map_or_else(|e| e.to_string(), |s| s.engine_name())
         };
         engines.push(format!("{expert}: {} / {}", engine(&fp32), engine(&int8)));
         println!(
-            "{expert:<8} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>11.2} {:>10.2} {:>10.1} {:>11.2}%",
+            "{expert:<8} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>6.2} {:>9.2} {:>8.1} {:>11.2}% {:>8.1} {:>8.1} {:>9.1} {:>9.1}",
             t[0],
             t[1],
             t[2],
@@ -243,7 +320,11 @@ fn per_expert(dir: &Path) {
             t[0] / t[3],
             t[1] / t[0],
             t[2] / t[0],
-            agreement * 100.0
+            agreement * 100.0,
+            t[4],
+            t[5],
+            t[4] / t[0],
+            t[5] / t[1]
         );
     }
     println!("engines (fp32 / int8): {}", engines.join("; "));
@@ -402,31 +483,6 @@ fn library_size() {
     );
 }
 
-fn onnxruntime(dir: &Path) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/dev/onnxruntime_bench.py"
-    );
-    let python = std::env::var("NOMAD_PYTHON").unwrap_or_else(|_| "python3".into());
-    match std::process::Command::new(python)
-        .arg(script)
-        .arg(dir)
-        .output()
-    {
-        Ok(out) if out.status.success() => {
-            print!("\n{}", String::from_utf8_lossy(&out.stdout))
-        }
-        Ok(out) => println!(
-            "\nonnxruntime comparison unavailable: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ),
-        Err(e) => println!("\nonnxruntime comparison unavailable: {e}"),
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -469,5 +525,4 @@ fn main() {
     whole_bars(&dir);
     rss(&dir);
     library_size();
-    onnxruntime(&dir);
 }
