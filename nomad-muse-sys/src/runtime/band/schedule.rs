@@ -179,8 +179,13 @@ impl<M: StepModel> PartRunner<M> {
         let model_logits = self.model.logits();
         let mut any_refined = false;
         for (i, allowed) in self.mask.iter().enumerate() {
+            // The sampler reads no logit the mask excludes.
+            self.refined[i] = false;
+            if !*allowed {
+                continue;
+            }
             let token = vocab.token(i as u32).unwrap_or(Token::Pad);
-            self.refined[i] = *allowed && refine(token);
+            self.refined[i] = refine(token);
             any_refined |= self.refined[i];
             self.logits[i] = model_logits.get(i).copied().unwrap_or(0.0) + bias(token);
         }
