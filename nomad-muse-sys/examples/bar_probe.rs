@@ -1,0 +1,84 @@
+//! Dev tool for profiling (`perf record`): one band plays N bars through
+//! the C ABI (starting over every 64, as the latency bench does) and prints
+//! µs per bar and notes per bar by part. Figures to compare come from the
+//! latency bench, which interleaves its contenders.
+//!
+//! ```sh
+//! target/release/examples/bar_probe <onnx_dir> [_quantized] [bars]
+//! ```
+
+use std::ffi::CString;
+use std::path::Path;
+use std::time::Instant;
+
+use nomad_muse::ffi::*;
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = Path::new(
+        args.get(1)
+            .ok_or("usage: bar_probe <onnx_dir> [suffix] [bars]")?,
+    );
+    let suffix = args.get(2).map_or("", String::as_str);
+    let bars: usize = args
+        .get(3)
+        .map_or(Ok(2000), |v| v.parse())
+        .map_err(|e| format!("bars: {e}"))?;
+    let path = |e: &str| {
+        CString::new(
+            dir.join(format!("{e}{suffix}.onnx"))
+                .to_string_lossy()
+                .into_owned(),
+        )
+        .map_err(|e| e.to_string())
+    };
+    let (d, h, m) = (path("drums")?, path("harmony")?, path("melody")?);
+    let mut band: *mut MuseBand = std::ptr::null_mut();
+    // SAFETY: valid C strings, NULL options, a writable out pointer.
+    let st = unsafe {
+        muse_band_new(
+            d.as_ptr(),
+            h.as_ptr(),
+            m.as_ptr(),
+            std::ptr::null(),
+            &mut band,
+        )
+    };
+    if st != MuseStatus::MuseOk {
+        return Err(format!("muse_band_new: {st:?}"));
+    }
+    let empty = MuseNoteEvent {
+        tick: 0,
+        duration: 0,
+        pitch: 0,
+        velocity: 0,
+        channel: 0,
+        reserved: 0,
+    };
+    let mut events = vec![empty; 1024];
+    let (mut count, mut per_channel) = (0usize, [0usize; 16]);
+    let t0 = Instant::now();
+    for bar in 0..bars {
+        // SAFETY: a live band; `events` has room for its length.
+        unsafe {
+            if bar % 64 == 0 {
+                muse_band_reset(band);
+            }
+            muse_band_next_bar(band, events.as_mut_ptr(), events.len(), &mut count);
+        }
+        for e in &events[..count] {
+            per_channel[usize::from(e.channel & 15)] += 1;
+        }
+    }
+    let per_bar = |c: usize| per_channel[c] as f64 / bars.max(1) as f64;
+    println!(
+        "{:.1} µs per bar; notes per bar: drums {:.1}, chords {:.1}, melody {:.1}",
+        t0.elapsed().as_secs_f64() * 1e6 / bars.max(1) as f64,
+        per_bar(9),
+        per_bar(1),
+        per_bar(0)
+    );
+    // SAFETY: a live band, freed once.
+    unsafe { muse_band_free(band) };
+    Ok(())
+}
