@@ -29,8 +29,11 @@ use nomad_muse::runtime::realtime_alloc::thread_counters;
 use nomad_muse::runtime::{EngineChoice, ExpertSession, StepModel};
 use nomad_muse::tokenizers::{BOS_ID, EOS_ID};
 
+#[path = "support/band.rs"]
+mod band;
 #[path = "support/reference.rs"]
 mod reference;
+use band::{note_buffer, open_band};
 use reference::ReferenceGru;
 
 const ROUNDS: usize = 15;
@@ -330,37 +333,10 @@ fn per_expert(dir: &Path) {
     println!("engines (fp32 / int8): {}", engines.join("; "));
 }
 
-fn open_band(dir: &Path, suffix: &str) -> Option<*mut MuseBand> {
-    let path = |e: &str| CString::new(dir.join(format!("{e}{suffix}.onnx")).to_str()?).ok();
-    let (d, h, m) = (path("drums")?, path("harmony")?, path("melody")?);
-    let mut band: *mut MuseBand = std::ptr::null_mut();
-    // SAFETY: valid C strings, NULL options, writable out pointer.
-    let st = unsafe {
-        muse_band_new(
-            d.as_ptr(),
-            h.as_ptr(),
-            m.as_ptr(),
-            std::ptr::null(),
-            &mut band,
-        )
-    };
-    (st == MuseStatus::MuseOk).then_some(band)
-}
-
 /// Plays `bars` bars (starting over every 64); returns µs per bar after the
 /// first, and system allocations per bar after the first.
 fn play(band: *mut MuseBand, bars: usize, times: &mut Vec<f64>) -> f64 {
-    let mut events = vec![
-        MuseNoteEvent {
-            tick: 0,
-            duration: 0,
-            pitch: 0,
-            velocity: 0,
-            channel: 0,
-            reserved: 0,
-        };
-        1024
-    ];
+    let mut events = note_buffer();
     let mut count = 0usize;
     let mut allocs_after_first = 0u64;
     for bar in 0..bars {

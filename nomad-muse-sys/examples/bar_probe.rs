@@ -7,11 +7,14 @@
 //! target/release/examples/bar_probe <onnx_dir> [_quantized] [bars]
 //! ```
 
-use std::ffi::CString;
 use std::path::Path;
 use std::time::Instant;
 
 use nomad_muse::ffi::*;
+
+#[path = "../benches/support/band.rs"]
+mod band;
+use band::{note_buffer, open_band};
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
@@ -24,38 +27,8 @@ fn main() -> Result<(), String> {
         .get(3)
         .map_or(Ok(2000), |v| v.parse())
         .map_err(|e| format!("bars: {e}"))?;
-    let path = |e: &str| {
-        CString::new(
-            dir.join(format!("{e}{suffix}.onnx"))
-                .to_string_lossy()
-                .into_owned(),
-        )
-        .map_err(|e| e.to_string())
-    };
-    let (d, h, m) = (path("drums")?, path("harmony")?, path("melody")?);
-    let mut band: *mut MuseBand = std::ptr::null_mut();
-    // SAFETY: valid C strings, NULL options, a writable out pointer.
-    let st = unsafe {
-        muse_band_new(
-            d.as_ptr(),
-            h.as_ptr(),
-            m.as_ptr(),
-            std::ptr::null(),
-            &mut band,
-        )
-    };
-    if st != MuseStatus::MuseOk {
-        return Err(format!("muse_band_new: {st:?}"));
-    }
-    let empty = MuseNoteEvent {
-        tick: 0,
-        duration: 0,
-        pitch: 0,
-        velocity: 0,
-        channel: 0,
-        reserved: 0,
-    };
-    let mut events = vec![empty; 1024];
+    let band = open_band(dir, suffix).ok_or("the three experts did not load")?;
+    let mut events = note_buffer();
     let (mut count, mut per_channel) = (0usize, [0usize; 16]);
     let t0 = Instant::now();
     for bar in 0..bars {
