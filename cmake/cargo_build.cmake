@@ -36,7 +36,9 @@ list(JOIN NOMAD_MUSE_CARGO_SELECTION " " NOMAD_MUSE_CARGO_SELECTION_TEXT)
 separate_arguments(NOMAD_MUSE_CARGO_SELECTION UNIX_COMMAND "${NOMAD_MUSE_CARGO_SELECTION_TEXT}")
 
 # Build type -> cargo profile: Debug -> dev (target/debug), anything else ->
-# release (target/release). Multi-config generators decide per configuration.
+# release (target/release), or dist (fat LTO) with NOMAD_MUSE_DIST for a
+# single-config release build. Multi-config generators decide per configuration.
+option(NOMAD_MUSE_DIST "Build libnomad_muse with cargo's dist profile (fat LTO: a smaller library, less resident code; slow links)" OFF)
 get_property(NOMAD_MUSE_MULTI_CONFIG GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
 if(NOMAD_MUSE_MULTI_CONFIG)
   set(NOMAD_MUSE_CARGO_PROFILE "$<IF:$<CONFIG:Debug>,dev,release>")
@@ -45,6 +47,10 @@ if(NOMAD_MUSE_MULTI_CONFIG)
 elseif(CMAKE_BUILD_TYPE STREQUAL "Debug")
   set(NOMAD_MUSE_CARGO_PROFILE dev)
   set(NOMAD_MUSE_CARGO_PROFILE_DIR debug)
+  set(NOMAD_MUSE_LIB_DIR "${CMAKE_CURRENT_BINARY_DIR}/lib")
+elseif(NOMAD_MUSE_DIST)
+  set(NOMAD_MUSE_CARGO_PROFILE dist)
+  set(NOMAD_MUSE_CARGO_PROFILE_DIR dist)
   set(NOMAD_MUSE_LIB_DIR "${CMAKE_CURRENT_BINARY_DIR}/lib")
 else()
   set(NOMAD_MUSE_CARGO_PROFILE release)
