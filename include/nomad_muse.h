@@ -567,7 +567,8 @@ const char *muse_last_error(void);
  * validates the graph; an expert laid out as the exporter writes it then
  * runs on the fused step, which must match tract's graph within 1e-4 over
  * a few steps at load (else `MUSE_ERR_MODEL`); any other valid graph runs
- * on tract.
+ * on tract, in a preallocated real-time arena: with 64 such sessions
+ * live, one more is refused with `MUSE_ERR_LIMIT`.
  *
  * Ownership: on success `*out` is a new session the caller frees with
  * `muse_session_free`; on failure `*out` is NULL. Threads: any thread (not

@@ -20,9 +20,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// At most this many arenas exist at once; a session created beyond it
-/// runs on the system heap (correct, just not allocation-free).
-const MAX_ARENAS: usize = 64;
+/// At most this many arenas exist at once; loading a session that would
+/// need one more is refused (`MuseError::Limit`), never served silently
+/// from the system heap. Only sessions tract serves take one.
+pub const MAX_ARENAS: usize = 64;
 const NO_ARENA: usize = usize::MAX;
 
 struct Slot {

@@ -103,6 +103,14 @@ impl TractStep {
         self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
         let step_bytes = usize::try_from(thread_bytes_requested() - before).unwrap_or(0);
         self.arena = RealtimeArena::new(STEP_ARENA_HEADROOM * step_bytes);
+        if cfg!(feature = "realtime-alloc") && self.arena.capacity() == 0 {
+            // Without an arena every token would reach malloc: refuse the
+            // load rather than serve it silently off the real-time path.
+            return Err(MuseError::Limit(format!(
+                "no real-time arena left for a session on tract's graph (at most {} at once, or out of memory): free one",
+                super::realtime_alloc::MAX_ARENAS
+            )));
+        }
         hidden.fill(0.0);
         self.run_step(crate::tokenizers::BOS_ID, 0, 0, &mut hidden, &mut logits)?;
         Ok(self)
