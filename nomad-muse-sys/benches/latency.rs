@@ -33,7 +33,7 @@ use nomad_muse::tokenizers::{BOS_ID, EOS_ID};
 mod band;
 #[path = "support/reference.rs"]
 mod reference;
-use band::{note_buffer, open_band};
+use band::{note_buffer, open_band, thread_minor_faults};
 use reference::ReferenceGru;
 
 const ROUNDS: usize = 15;
@@ -335,16 +335,16 @@ fn per_expert(dir: &Path) {
 
 /// Plays `bars` bars (starting over every 64); returns µs per bar after the
 /// first, and system allocations per bar after the first.
-fn play(band: *mut MuseBand, bars: usize, times: &mut Vec<f64>) -> f64 {
+fn play(band: *mut MuseBand, bars: usize, times: &mut Vec<f64>) -> (f64, f64) {
     let mut events = note_buffer();
     let mut count = 0usize;
-    let mut allocs_after_first = 0u64;
+    let (mut allocs_after_first, mut faults_after_first) = (0u64, 0u64);
     for bar in 0..bars {
         if bar % 64 == 0 {
             // SAFETY: a live band.
             unsafe { muse_band_reset(band) };
         }
-        let before = thread_counters().0;
+        let (before, faults_before) = (thread_counters().0, thread_minor_faults());
         let t0 = Instant::now();
         // SAFETY: a live band; `events` has room for its length.
         let st = unsafe { muse_band_next_bar(band, events.as_mut_ptr(), events.len(), &mut count) };
@@ -353,9 +353,14 @@ fn play(band: *mut MuseBand, bars: usize, times: &mut Vec<f64>) -> f64 {
         if bar % 64 != 0 {
             times.push(dt);
             allocs_after_first += thread_counters().0 - before;
+            faults_after_first += thread_minor_faults() - faults_before;
         }
     }
-    allocs_after_first as f64 / (bars - bars.div_ceil(64)) as f64
+    let counted = (bars - bars.div_ceil(64)) as f64;
+    (
+        allocs_after_first as f64 / counted,
+        faults_after_first as f64 / counted,
+    )
 }
 
 fn whole_bars(dir: &Path) {
@@ -364,7 +369,7 @@ fn whole_bars(dir: &Path) {
         return;
     };
     let (mut t32, mut t8) = (Vec::new(), Vec::new());
-    let (mut a32, mut a8) = (0.0, 0.0);
+    let (mut a32, mut a8) = ((0.0, 0.0), (0.0, 0.0));
     for _ in 0..4 {
         a32 = play(fp32, 64, &mut t32);
         a8 = play(int8, 64, &mut t8);
@@ -374,9 +379,13 @@ fn whole_bars(dir: &Path) {
         t32.len()
     );
     println!(
-        "  fp32 {:.0} µs/bar ({a32:.2} system allocations per bar after the first), int8 {:.0} µs/bar ({a8:.2})",
+        "  fp32 {:.0} µs/bar, int8 {:.0} µs/bar; per bar after the first: system allocations {:.2} / {:.2}, minor page faults {:.2} / {:.2}",
         median(&mut t32),
-        median(&mut t8)
+        median(&mut t8),
+        a32.0,
+        a8.0,
+        a32.1,
+        a8.1
     );
     // SAFETY: live bands, freed once.
     unsafe {

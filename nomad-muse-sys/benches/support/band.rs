@@ -35,3 +35,16 @@ pub fn note_buffer() -> Vec<MuseNoteEvent> {
     };
     vec![empty; 1024]
 }
+
+/// Minor page faults of the calling thread so far (Linux; 0 elsewhere).
+pub fn thread_minor_faults() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrusage writes one rusage into the zeroed struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } == 0 {
+            return usage.ru_minflt as u64;
+        }
+    }
+    0
+}

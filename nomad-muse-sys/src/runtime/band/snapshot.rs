@@ -4,6 +4,7 @@
 //! decoder). Re-rolling restores a snapshot; writing a bar fills its slots;
 //! nothing here allocates after construction.
 
+use crate::runtime::realtime_alloc::touch_pages;
 use crate::theory::Key;
 use crate::tokenizers::{EventDecoder, GrammarState};
 
@@ -54,7 +55,7 @@ impl SongStore {
             velocity: 0,
             channel: 0,
         };
-        SongStore {
+        let mut store = SongStore {
             max_bars,
             state_offsets: offsets,
             model_states: vec![0.0; max_bars * offsets[3]],
@@ -63,7 +64,18 @@ impl SongStore {
             token_counts: std::array::from_fn(|_| vec![0; max_bars]),
             notes: vec![zero_note; max_bars * MAX_NOTES_PER_BAR],
             note_counts: vec![0; max_bars],
+        };
+        // Zeroed buffers may be mapped lazily: fault them in at load, not
+        // in a later bar on the audio thread.
+        touch_pages(&mut store.model_states);
+        for part in &mut store.tokens {
+            touch_pages(part);
         }
+        for counts in &mut store.token_counts {
+            touch_pages(counts);
+        }
+        touch_pages(&mut store.note_counts);
+        store
     }
 
     fn state_range(&self, bar: usize, part: Part) -> std::ops::Range<usize> {
