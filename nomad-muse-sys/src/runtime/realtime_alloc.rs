@@ -224,13 +224,9 @@ impl RealtimeArena {
         if mem.is_null() {
             return RealtimeArena { slot: None, layout };
         }
-        // SAFETY: `mem` spans `layout.size()` bytes; touching each page makes
-        // it resident (calloc may hand out lazily mapped zero pages).
-        unsafe {
-            for off in (0..layout.size()).step_by(4096) {
-                std::ptr::write_volatile(mem.add(off), 0);
-            }
-        }
+        // SAFETY: `mem` spans `layout.size()` zeroed bytes, ours alone until
+        // the slot below publishes it; calloc may hand out lazily mapped pages.
+        touch_pages(unsafe { std::slice::from_raw_parts_mut(mem, layout.size()) });
         let start = mem as usize;
         for (ix, slot) in SLOTS.iter().enumerate() {
             if slot

@@ -104,22 +104,23 @@ pub fn recombine(top: i32, mid: i32, low: i32, offset: i32, x_scale: f32) -> f32
     whole * x_scale
 }
 
+/// `y` for an input `digitize` refused: the bias for all zeros, NaN for a
+/// non-finite input (both kernels end here, without digitizing again).
+pub fn matvec_undigitized(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32]) {
+    if x[..w.rows].iter().all(|v| v.is_finite()) {
+        y[..w.cols].copy_from_slice(&bias[..w.cols]);
+    } else {
+        y[..w.cols].fill(f32::NAN);
+    }
+}
+
 /// `y = x · w (· scale) + bias` in plain integer loops: the reference the
-/// vector kernel is tested against, and the path of a CPU without VNNI.
+/// vector kernel is tested against, and the path when the kernel is not
+/// built for this CPU (the weights are relaid only where VNNI runs them).
 pub fn matvec_plain(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32]) {
     let mut planes = [[0u32; MAX_ROWS / QUAD]; 3];
     let Some(x_scale) = digitize(&x[..w.rows], &mut planes) else {
-        let fill = |c: usize| {
-            if x[..w.rows].iter().any(|v| !v.is_finite()) {
-                f32::NAN
-            } else {
-                bias[c]
-            }
-        };
-        for (c, o) in y[..w.cols].iter_mut().enumerate() {
-            *o = fill(c);
-        }
-        return;
+        return matvec_undigitized(w, bias, x, y);
     };
     for (c, o) in y[..w.cols].iter_mut().enumerate() {
         let (p, k) = (c / PANEL, c % PANEL);

@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::digits::{matvec_plain, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS};
+use super::digits::{matvec_undigitized, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS};
 use super::kernels::{sigmoid, tanh, write_panel, Panelled, PANEL};
 
 /// Loading 16 (AVX-512) or 8 (AVX2) weights as f32 lanes.
@@ -252,7 +252,7 @@ pub unsafe fn matvec_vnni(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f3
     let mut planes = std::mem::MaybeUninit::<[u8; 3 * MAX_ROWS]>::uninit();
     let base = planes.as_mut_ptr().cast::<u8>();
     let Some(x_scale) = digitize_avx512(&x[..w.rows], base) else {
-        return matvec_plain(w, bias, x, y);
+        return matvec_undigitized(w, bias, x, y);
     };
     let digit = |d: usize, q: usize| {
         _mm512_set1_epi32(std::ptr::read_unaligned(
