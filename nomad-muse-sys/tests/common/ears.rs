@@ -355,6 +355,23 @@ pub fn chord_at_seconds(nsf: &Nsf, spans_end: &[f64], seconds: f64) -> ChordLabe
     }
 }
 
+/// Track `id` as `analysed` classified it, under its name in `named` (the
+/// same file read with names kept), for a melody error.
+fn describe_track(named: &Nsf, analysed: &Nsf, id: Option<u32>) -> String {
+    id.and_then(|i| analysed.tracks.get(i as usize))
+        .map_or("none".to_string(), |t| {
+            format!(
+                "{} {:?} {:?}",
+                named
+                    .tracks
+                    .get(t.id as usize)
+                    .map_or("?", |n| n.name.as_str()),
+                t.classification.kind,
+                t.classification.reasons
+            )
+        })
+}
+
 /// Analyses one piece and adds it to `score`.
 pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
     let nsf = midi_to_nsf_with(&piece.midi, &piece.name, &ConvertOptions::default())
@@ -472,17 +489,11 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
         let named = melody_track(&nsf).map(|t| t.id);
         score.melody_right += (named.is_some() && named == want_id) as usize;
         if named.is_none() || named != want_id {
-            let name = |id: Option<u32>| {
-                id.and_then(|i| nsf.tracks.get(i as usize))
-                    .map_or("none".to_string(), |t| {
-                        format!("{} {:?}", t.name, t.classification.kind)
-                    })
-            };
             score.melody_errors.push(format!(
                 "{} (names kept): chose {}; melody is {}",
                 piece.name,
-                name(named),
-                name(want_id)
+                describe_track(&nsf, &nsf, named),
+                describe_track(&nsf, &nsf, want_id)
             ));
         }
         let unnamed = midi_to_nsf_with(
@@ -499,22 +510,11 @@ pub fn score_piece(piece: &Piece, score: &mut Score) -> Result<(), String> {
         let right = chosen.is_some() && chosen == want_id;
         score.melody_right_unnamed += right as usize;
         if !right {
-            let describe = |id: Option<u32>| {
-                id.and_then(|i| unnamed.tracks.get(i as usize))
-                    .map_or("none".to_string(), |t| {
-                        format!(
-                            "{} {:?} {:?}",
-                            nsf.tracks[t.id as usize].name,
-                            t.classification.kind,
-                            t.classification.reasons
-                        )
-                    })
-            };
             score.melody_errors.push(format!(
                 "{}: chose {}; melody is {}",
                 piece.name,
-                describe(chosen),
-                describe(want_id)
+                describe_track(&nsf, &unnamed, chosen),
+                describe_track(&nsf, &unnamed, want_id)
             ));
         }
     }
