@@ -10,6 +10,7 @@ mod mask_cache;
 pub mod model_check;
 pub mod onnx_parser;
 pub mod realtime_alloc;
+mod resident;
 mod sampler;
 mod session;
 mod step;

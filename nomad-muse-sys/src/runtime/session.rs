@@ -284,7 +284,7 @@ impl ExpertSession {
         // The first step touches every buffer: no page fault on the first token.
         session.run_step(crate::tokenizers::BOS_ID, 0, 0)?;
         session.reset();
-        release_freed_memory();
+        super::resident::release_load_memory();
         Ok(session)
     }
 
@@ -562,15 +562,3 @@ impl super::StepModel for ExpertSession {
     }
 }
 
-/// Gives the pages the load freed (the decoded file, tract's graph and its
-/// copy of the weights: several times the weights a session keeps) back to
-/// the system. glibc keeps freed heap pages mapped, so without this a host's
-/// resident memory stays at the load's peak. Load time only, never per call.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it
-    // takes malloc's lock like any allocation, and loading allocates anyway.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
