@@ -8,6 +8,10 @@ mod abi {
     include!("src/ffi/constants.rs");
 }
 
+mod hot_text {
+    include!("link/hot_text.rs");
+}
+
 fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -72,6 +76,7 @@ fn set_soname() {
 fn order_hot_functions(crate_dir: &std::path::Path) {
     let list = crate_dir.join("link/hot_functions.txt");
     println!("cargo:rerun-if-changed={}", list.display());
+    println!("cargo:rerun-if-changed=link/hot_text.rs");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if os != "linux" || env != "gnu" {
@@ -87,48 +92,7 @@ fn order_hot_functions(crate_dir: &std::path::Path) {
         .collect();
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let script = out.join("hot_functions.ld");
-    std::fs::write(&script, hot_text_script(&names)).expect("write the hot-functions linker script");
+    std::fs::write(&script, hot_text::hot_text_script(&names))
+        .expect("write the hot-functions linker script");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
-}
-
-/// A linker script for one `.text` (valgrind reads symbols from `.text`
-/// only): static constructors (`.text.startup`, all run at load), the
-/// listed functions by exact name, then every instance of each name's
-/// family (hash wildcarded: another build of the same code, or a generic
-/// instantiated anew, still lands near its kin), then the rest. `#[cold]`
-/// functions live in `.text.unlikely.*`.
-fn hot_text_script(names: &[&str]) -> String {
-    let mut script = String::from("SECTIONS {\n  .text : {\n    *(.text.startup .text.startup.*)\n");
-    let mut line = |pattern: &str| {
-        script.push_str(&format!("    *(.text.{pattern} .text.unlikely.{pattern})\n"));
-    };
-    names.iter().for_each(|name| line(name));
-    let mut families = std::collections::BTreeSet::new();
-    for name in names {
-        if let Some(family) = symbol_family(name) {
-            if families.insert(family.clone()) {
-                line(&family);
-            }
-        }
-    }
-    script.push_str("    *(.text .text.*)\n  }\n}\nINSERT AFTER .init;\n");
-    script
-}
-
-/// `name` with what differs between builds wildcarded: the legacy mangling's
-/// hash (`17h<16 hex>E`) and LLVM's `.llvm.<digits>` suffix. None when
-/// nothing does.
-fn symbol_family(name: &str) -> Option<String> {
-    let base = name.split(".llvm.").next().unwrap_or(name);
-    let bytes = base.as_bytes();
-    let hash_at = bytes.len().checked_sub(20).filter(|&at| {
-        bytes[at..].starts_with(b"17h")
-            && bytes.ends_with(b"E")
-            && bytes[at + 3..bytes.len() - 1].iter().all(u8::is_ascii_hexdigit)
-    });
-    match hash_at {
-        Some(at) => Some(format!("{}17h*", &base[..at])),
-        None if base.len() < name.len() => Some(format!("{base}.llvm.*")),
-        None => None,
-    }
 }

@@ -8,6 +8,11 @@ pub mod runtime;
 pub mod theory;
 pub mod tokenizers;
 
+// The linker script build.rs writes (tested here; build.rs includes it).
+#[cfg(test)]
+#[path = "../link/hot_text.rs"]
+mod hot_text;
+
 /// Per-token calls allocate from a session arena, never the system heap
 /// (see `runtime::realtime_alloc`). A Rust program that needs its own global
 /// allocator turns the feature off.

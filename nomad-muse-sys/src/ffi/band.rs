@@ -9,7 +9,7 @@ use super::guard::{guard, path_arg, slice_mut_arg, Out};
 use super::handle::{HandleTable, HandleValue};
 use super::session::{options_arg, MuseSessionOptions};
 use crate::runtime::{
-    Band, BandNote, ExpertSession, MuseError, Part, PartControls, SamplingOptions,
+    Band, BandNote, BarNotes, ExpertSession, MuseError, Part, PartControls, SamplingOptions,
 };
 
 /// Three experts generating bar by bar together (opaque). Created by
@@ -92,7 +92,7 @@ impl BandHandle {
                 self.band.bars_generated() - 1
             }
         };
-        let notes = self.band.bar_notes(bar).unwrap_or(&[]);
+        let notes = self.band.bar_notes(bar).unwrap_or(BarNotes::empty());
         let n = notes.len();
         let Some(dst) = out.get_mut(..n) else {
             self.pending = Some(bar);
@@ -102,7 +102,7 @@ impl BandHandle {
             });
         };
         for (d, note) in dst.iter_mut().zip(notes) {
-            *d = note.into();
+            *d = (&note).into();
         }
         Ok(n)
     }

@@ -16,8 +16,8 @@ mod session;
 mod step;
 
 pub use band::{
-    voice_chord, Band, BandNote, ChordChange, ChordTrack, Part, PartControls, Primer, PrimerNote,
-    Reroll, SongContext, TimeSignature, TICKS_PER_QUARTER,
+    voice_chord, Band, BandNote, BarNotes, ChordChange, ChordTrack, Part, PartControls, Primer,
+    PrimerNote, Reroll, SongContext, TimeSignature, TICKS_PER_QUARTER,
 };
 pub use chord_id::{identify_chords, ChordAnalysis, IdentifiedChord, KeySegment};
 pub use error::MuseError;

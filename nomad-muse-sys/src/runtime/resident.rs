@@ -50,9 +50,12 @@ mod relocation_table {
     unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _: usize, _: *mut c_void) -> c_int {
         // SAFETY: the loader passes a valid entry and `dlpi_phnum` headers.
         let info = unsafe { &*info };
-        let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+        let headers =
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
         let base = info.dlpi_addr as usize;
-        let segment = |h: &libc::Elf64_Phdr| base + h.p_vaddr as usize..base + (h.p_vaddr + h.p_memsz) as usize;
+        let segment = |h: &libc::Elf64_Phdr| {
+            base + h.p_vaddr as usize..base + (h.p_vaddr + h.p_memsz) as usize
+        };
         let loads = || headers.iter().filter(|h| h.p_type == libc::PT_LOAD);
         let this_code = release as fn() as usize;
         if !loads().any(|h| segment(h).contains(&this_code)) {
@@ -65,7 +68,11 @@ mod relocation_table {
             .and_then(|h| unsafe { table_range(segment(h).start, base) });
         // Only pages inside a read-only segment: nothing written there is lost.
         let read_only = |r: &Range<usize>| {
-            loads().any(|h| h.p_flags & libc::PF_W == 0 && segment(h).start <= r.start && r.end <= segment(h).end)
+            loads().any(|h| {
+                h.p_flags & libc::PF_W == 0
+                    && segment(h).start <= r.start
+                    && r.end <= segment(h).end
+            })
         };
         if let Some(table) = table.filter(read_only) {
             drop_pages(table);

@@ -561,4 +561,3 @@ impl super::StepModel for ExpertSession {
         self.hidden.copy_from_slice(state);
     }
 }
-

@@ -28,8 +28,8 @@ fn toy_band(seed: u64, conductor: bool) -> Band<ToyModel> {
 /// Bar `bar`'s notes of `channel`, ticks from the bar's start.
 fn bar_notes(b: &Band<ToyModel>, bar: u32, channel: u8) -> Vec<(u32, u8, u8)> {
     b.bar_notes(bar)
-        .unwrap_or(&[])
-        .iter()
+        .into_iter()
+        .flatten()
         .filter(|n| n.channel == channel)
         .map(|n| (n.tick - bar * BAR_TICKS, n.pitch, n.velocity))
         .collect()

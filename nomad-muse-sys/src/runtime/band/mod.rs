@@ -27,7 +27,7 @@ pub use conductor::{parse_form, Direction, DEFAULT_SECTION_BARS, MAX_CONDUCTOR_T
 pub use context::{ChordChange, ChordTrack, SongContext, TimeSignature};
 pub use controls::{Part, PartControls};
 pub use primer::{Primer, PrimerNote};
-pub use snapshot::{MAX_NOTES_PER_BAR, MAX_TOKENS_PER_BAR};
+pub use snapshot::{BarNotes, MAX_NOTES_PER_BAR, MAX_TOKENS_PER_BAR};
 pub use song::{Band, Reroll};
 pub use voicing::{swung_tick, voice_chord};
 

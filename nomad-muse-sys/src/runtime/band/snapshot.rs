@@ -38,8 +38,72 @@ pub(crate) struct SongStore {
     marks: Vec<Option<BarMark>>,
     tokens: [Vec<u16>; 3],
     token_counts: [Vec<u16>; 3],
-    notes: Vec<BandNote>,
+    notes: Vec<PackedNote>,
     note_counts: Vec<u16>,
+}
+
+/// A stored note in 8 bytes instead of `BandNote`'s 12 (the store keeps
+/// `MAX_NOTES_PER_BAR` slots for each of its bars, all resident): the tick
+/// in full, then MIDI's own ranges (pitch and velocity 7 bits, channel 4)
+/// and the duration in 14 bits (34 quarter notes; longer is held at that).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PackedNote(u64);
+
+const DURATION_BITS: u32 = 14;
+const MAX_DURATION: u32 = (1 << DURATION_BITS) - 1;
+
+impl PackedNote {
+    /// None when a field is outside MIDI's range.
+    fn new(n: &BandNote) -> Option<Self> {
+        if n.pitch > 127 || n.velocity > 127 || n.channel > 15 {
+            return None;
+        }
+        let small = u64::from(n.duration.min(MAX_DURATION))
+            | u64::from(n.pitch) << DURATION_BITS
+            | u64::from(n.velocity) << (DURATION_BITS + 7)
+            | u64::from(n.channel) << (DURATION_BITS + 14);
+        Some(PackedNote(u64::from(n.tick) << 32 | small))
+    }
+
+    fn note(self) -> BandNote {
+        let field = |shift: u32, bits: u32| ((self.0 >> shift) & ((1 << bits) - 1)) as u32;
+        BandNote {
+            tick: (self.0 >> 32) as u32,
+            duration: field(0, DURATION_BITS),
+            pitch: field(DURATION_BITS, 7) as u8,
+            velocity: field(DURATION_BITS + 7, 7) as u8,
+            channel: field(DURATION_BITS + 14, 4) as u8,
+        }
+    }
+
+    /// The order a bar's notes are read in: tick, channel, pitch.
+    fn order(self) -> (u32, u8, u8) {
+        let n = self.note();
+        (n.tick, n.channel, n.pitch)
+    }
+}
+
+/// A bar's notes, read from the store.
+#[derive(Debug, Clone)]
+pub struct BarNotes<'a>(std::slice::Iter<'a, PackedNote>);
+
+impl Iterator for BarNotes<'_> {
+    type Item = BandNote;
+    fn next(&mut self) -> Option<BandNote> {
+        self.0.next().map(|p| p.note())
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for BarNotes<'_> {}
+
+impl BarNotes<'_> {
+    /// No notes (a bar not generated).
+    pub fn empty() -> BarNotes<'static> {
+        BarNotes([].iter())
+    }
 }
 
 impl SongStore {
@@ -48,13 +112,6 @@ impl SongStore {
         for i in 0..3 {
             offsets[i + 1] = offsets[i] + state_lens[i];
         }
-        let zero_note = BandNote {
-            tick: 0,
-            duration: 0,
-            pitch: 0,
-            velocity: 0,
-            channel: 0,
-        };
         let mut store = SongStore {
             max_bars,
             state_offsets: offsets,
@@ -62,7 +119,7 @@ impl SongStore {
             marks: vec![None; max_bars],
             tokens: std::array::from_fn(|_| vec![0; max_bars * MAX_TOKENS_PER_BAR]),
             token_counts: std::array::from_fn(|_| vec![0; max_bars]),
-            notes: vec![zero_note; max_bars * MAX_NOTES_PER_BAR],
+            notes: vec![PackedNote::default(); max_bars * MAX_NOTES_PER_BAR],
             note_counts: vec![0; max_bars],
         };
         // Zeroed buffers may be mapped lazily: fault them in at load, not
@@ -74,6 +131,7 @@ impl SongStore {
         for counts in &mut store.token_counts {
             touch_pages(counts);
         }
+        touch_pages(&mut store.notes);
         touch_pages(&mut store.note_counts);
         store
     }
@@ -125,22 +183,23 @@ impl SongStore {
         self.token_counts[part.index()][bar] as usize
     }
 
-    pub fn bar_notes(&self, bar: usize) -> &[BandNote] {
+    pub fn bar_notes(&self, bar: usize) -> BarNotes<'_> {
         let start = bar * MAX_NOTES_PER_BAR;
-        &self.notes[start..start + self.note_counts[bar] as usize]
+        BarNotes(self.notes[start..start + self.note_counts[bar] as usize].iter())
     }
 
     pub fn clear_notes(&mut self, bar: usize) {
         self.note_counts[bar] = 0;
     }
 
-    /// Appends a note to the bar; false when the bar is full.
+    /// Appends a note to the bar; false when the bar is full (or the note
+    /// is outside MIDI's ranges).
     pub fn push_note(&mut self, bar: usize, note: BandNote) -> bool {
         let n = self.note_counts[bar] as usize;
-        if n >= MAX_NOTES_PER_BAR {
+        let Some(packed) = PackedNote::new(&note).filter(|_| n < MAX_NOTES_PER_BAR) else {
             return false;
-        }
-        self.notes[bar * MAX_NOTES_PER_BAR + n] = note;
+        };
+        self.notes[bar * MAX_NOTES_PER_BAR + n] = packed;
         self.note_counts[bar] += 1;
         true
     }
@@ -149,6 +208,6 @@ impl SongStore {
     pub fn sort_bar(&mut self, bar: usize) {
         let start = bar * MAX_NOTES_PER_BAR;
         let n = self.note_counts[bar] as usize;
-        self.notes[start..start + n].sort_unstable_by_key(|n| (n.tick, n.channel, n.pitch));
+        self.notes[start..start + n].sort_unstable_by_key(|n| n.order());
     }
 }

@@ -13,7 +13,8 @@ use super::schedule::{BarOutput, PartRunner, BAR_BEATS};
 use super::snapshot::{BarMark, SongStore, MAX_TOKENS_PER_BAR};
 use super::voicing::render;
 use super::{
-    BandNote, ChordTrack, Part, PartControls, Primer, SongContext, TimeSignature, TICKS_PER_QUARTER,
+    BandNote, BarNotes, ChordTrack, Part, PartControls, Primer, SongContext, TimeSignature,
+    TICKS_PER_QUARTER,
 };
 
 /// What a re-roll regenerates.
@@ -215,13 +216,13 @@ impl<M: StepModel> Band<M> {
     }
 
     /// Notes of a generated bar.
-    pub fn bar_notes(&self, bar: u32) -> Option<&[BandNote]> {
+    pub fn bar_notes(&self, bar: u32) -> Option<BarNotes<'_>> {
         (bar < self.bars).then(|| self.store.bar_notes(bar as usize))
     }
 
     /// Every note generated so far, bar by bar.
-    pub fn notes(&self) -> impl Iterator<Item = &BandNote> + '_ {
-        (0..self.bars).flat_map(|b| self.store.bar_notes(b as usize).iter())
+    pub fn notes(&self) -> impl Iterator<Item = BandNote> + '_ {
+        (0..self.bars).flat_map(|b| self.store.bar_notes(b as usize))
     }
 }
 
@@ -311,7 +312,7 @@ impl<M: StepModel> Band<M> {
     /// Generates the next bar and returns its notes (kept in the band's
     /// storage until that bar is re-rolled or the band reset). After the
     /// first bar this allocates nothing. On error the band is as before.
-    pub fn next_bar(&mut self) -> Result<&[BandNote], MuseError> {
+    pub fn next_bar(&mut self) -> Result<BarNotes<'_>, MuseError> {
         let bar = self.bars as usize;
         if bar >= self.store.max_bars {
             return Err(MuseError::InvalidArgument(format!(
