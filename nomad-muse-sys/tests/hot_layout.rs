@@ -9,14 +9,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The shared library cargo built beside this test (`target/<profile>/`).
+/// The shared library cargo built with this test (`target/<profile>/deps/`:
+/// `cargo test` links it there and copies it up only on `cargo build`).
 fn shared_library() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    profile_dir.join("libnomad_muse.so")
+    exe.parent()
+        .expect("target/<profile>/deps")
+        .join("libnomad_muse.so")
 }
 
 /// Address of every function symbol in `lib` (`nm`, from binutils).
