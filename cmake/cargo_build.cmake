@@ -73,12 +73,28 @@ else()
   set(NOMAD_MUSE_SHARED_REAL_NAME "${NOMAD_MUSE_SHARED_LINK_NAME}")
 endif()
 
+# build.rs packs the functions a host runs at the start of the shared
+# library's .text (README, "Memory"); its linker script does the same for a
+# host linking the static archive (GNU ld, lld). Off for linkers without
+# linker-script INSERT (gold, mold).
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  option(NOMAD_MUSE_HOT_TEXT "Link static hosts with the library's hot-code linker script (less resident code)" ON)
+else()
+  set(NOMAD_MUSE_HOT_TEXT OFF)
+endif()
+set(NOMAD_MUSE_HOT_TEXT_NAME nomad_muse_hot_text.ld)
+
 set(NOMAD_MUSE_STAGE_COMMANDS
   COMMAND "${CMAKE_COMMAND}" -E make_directory "${NOMAD_MUSE_LIB_DIR}"
   COMMAND "${CMAKE_COMMAND}" -E copy_if_different
     "${NOMAD_MUSE_TARGET_DIR}/${NOMAD_MUSE_STATIC_NAME}" "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_STATIC_NAME}"
   COMMAND "${CMAKE_COMMAND}" -E copy_if_different
     "${NOMAD_MUSE_TARGET_DIR}/${NOMAD_MUSE_SHARED_LINK_NAME}" "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_SHARED_REAL_NAME}")
+if(NOMAD_MUSE_HOT_TEXT)
+  list(APPEND NOMAD_MUSE_STAGE_COMMANDS
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different
+      "${NOMAD_MUSE_TARGET_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}" "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+endif()
 if(NOT NOMAD_MUSE_SONAME STREQUAL NOMAD_MUSE_SHARED_REAL_NAME)
   list(APPEND NOMAD_MUSE_STAGE_COMMANDS
     COMMAND "${CMAKE_COMMAND}" -E create_symlink
@@ -91,6 +107,9 @@ endif()
 if(NOT NOMAD_MUSE_MULTI_CONFIG)
   set(NOMAD_MUSE_BYPRODUCTS BYPRODUCTS
     "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_STATIC_NAME}" "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_SHARED_REAL_NAME}")
+  if(NOMAD_MUSE_HOT_TEXT)
+    list(APPEND NOMAD_MUSE_BYPRODUCTS "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+  endif()
 endif()
 
 # Always ask cargo: it knows whether anything changed (a no-op build is quick).

@@ -16,6 +16,13 @@ if(NOT NOMAD_MUSE_SONAME STREQUAL NOMAD_MUSE_SHARED_REAL_NAME)
     DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 endif()
 
+if(NOMAD_MUSE_HOT_TEXT)
+  install(FILES "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}" DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  # Resolved where the package is found (the installed tree can move).
+  set(NOMAD_MUSE_CONFIG_HOT_TEXT_OPTION "LINKER:-T,\${nomad_muse_LIBRARY_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+else()
+  set(NOMAD_MUSE_CONFIG_HOT_TEXT_OPTION "")
+endif()
 # The config file's target definitions need the link interface as text.
 set(NOMAD_MUSE_CONFIG_STATIC_LIBS "Threads::Threads;${CMAKE_DL_LIBS};m")
 configure_package_config_file(cmake/nomad_museConfig.cmake.in
@@ -36,5 +43,8 @@ set(NOMAD_MUSE_PC_LIBS_PRIVATE "-lpthread")
 foreach(lib IN LISTS CMAKE_DL_LIBS ITEMS m)
   string(APPEND NOMAD_MUSE_PC_LIBS_PRIVATE " -l${lib}")
 endforeach()
+if(NOMAD_MUSE_HOT_TEXT)
+  string(APPEND NOMAD_MUSE_PC_LIBS_PRIVATE " -Wl,-T,\${libdir}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+endif()
 configure_file(cmake/nomad_muse.pc.in "${CMAKE_CURRENT_BINARY_DIR}/nomad_muse.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/nomad_muse.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

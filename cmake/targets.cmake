@@ -40,6 +40,9 @@ set_target_properties(nomad_muse_static nomad_muse_shared PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${CMAKE_CURRENT_SOURCE_DIR}/include")
 target_link_libraries(nomad_muse_static INTERFACE ${NOMAD_MUSE_STATIC_SYSTEM_LIBS})
 target_link_options(nomad_muse_static INTERFACE ${NOMAD_MUSE_STATIC_LINK_OPTIONS})
+if(NOMAD_MUSE_HOT_TEXT)
+  target_link_options(nomad_muse_static INTERFACE "LINKER:-T,${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+endif()
 add_dependencies(nomad_muse_static nomad_muse_cargo)
 add_dependencies(nomad_muse_shared nomad_muse_cargo)
 

@@ -92,7 +92,15 @@ fn order_hot_functions(crate_dir: &std::path::Path) {
         .collect();
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let script = out.join("hot_functions.ld");
-    std::fs::write(&script, hot_text::hot_text_script(&names))
-        .expect("write the hot-functions linker script");
+    let text = hot_text::hot_text_script(&names);
+    std::fs::write(&script, &text).expect("write the hot-functions linker script");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
+    // Beside the libraries too (target/<profile>/): a host linking the static
+    // archive passes it to its own link (CMake and pkg-config do).
+    if let Some(profile_dir) = out.ancestors().nth(3) {
+        let staged = profile_dir.join("nomad_muse_hot_text.ld");
+        if std::fs::read_to_string(&staged).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&staged, &text).expect("write nomad_muse_hot_text.ld");
+        }
+    }
 }

@@ -17,8 +17,17 @@ pub fn hot_text_script(names: &[&str]) -> String {
             "    *(.text.{pattern} .text.unlikely.{pattern})\n"
         ));
     };
-    names.iter().for_each(|name| line(name));
+    // The library's own functions bring their family along at once: editing
+    // one changes its hash, and it has few instances.
     let mut families = std::collections::BTreeSet::new();
+    for name in names {
+        line(name);
+        if let Some(family) = symbol_family(name).filter(|_| name.contains("nomad_muse")) {
+            if families.insert(family.clone()) {
+                line(&family);
+            }
+        }
+    }
     for name in names {
         if let Some(family) = symbol_family(name) {
             if families.insert(family.clone()) {
@@ -76,7 +85,8 @@ mod tests {
 
     #[test]
     fn exact_names_come_before_families_and_the_rest() {
-        let names = ["_ZN3foo3bar17h0123456789abcdefE", "muse_band_next_bar"];
+        let own = "_ZN10nomad_muse3ffi4band3bar17h0123456789abcdefE";
+        let names = ["_ZN3foo3bar17h0123456789abcdefE", "muse_band_next_bar", own];
         let script = hot_text_script(&names);
         let at = |s: &str| {
             script
@@ -87,6 +97,9 @@ mod tests {
         assert!(at("*(.text._ZN3foo3bar17h0123456789abcdefE") < at("*(.text.muse_band_next_bar"));
         assert!(at("*(.text.muse_band_next_bar") < at("*(.text._ZN3foo3bar17h* "));
         assert!(at("*(.text._ZN3foo3bar17h* ") < at("*(.text.*nomad_muse* "));
+        // The library's own family follows its name, before the others.
+        assert!(at(&format!("*(.text.{own} ")) < at("*(.text._ZN10nomad_muse3ffi4band3bar17h* "));
+        assert!(at("*(.text._ZN10nomad_muse3ffi4band3bar17h* ") < at("*(.text._ZN3foo3bar17h* "));
         assert!(at("*(.text.*nomad_muse* ") < at("*(.text .text.*)"));
         assert!(script.ends_with("INSERT AFTER .init;\n"));
     }

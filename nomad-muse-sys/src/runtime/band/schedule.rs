@@ -43,6 +43,8 @@ pub(crate) struct PartRunner<M> {
     logits: Vec<f32>,
     sampler: Sampler,
     notes_in_bar: usize,
+    /// The model's state on its way to and from the store's snapshots.
+    state: Vec<f32>,
 }
 
 fn grammar_err(part: Part, e: impl std::fmt::Display) -> MuseError {
@@ -53,6 +55,7 @@ impl<M: StepModel> PartRunner<M> {
     pub fn new(part: Part, model: M, metre: TimeSignature) -> Self {
         let grammar = Grammar::new(part.expert()).with_bar_steps(metre.steps_per_bar());
         let n = grammar.vocabulary().len();
+        let state = vec![0.0; model.state_len()];
         PartRunner {
             part,
             model,
@@ -65,6 +68,7 @@ impl<M: StepModel> PartRunner<M> {
             logits: vec![0.0; n],
             sampler: Sampler::new(n),
             notes_in_bar: 0,
+            state,
         }
     }
 
@@ -75,8 +79,9 @@ impl<M: StepModel> PartRunner<M> {
         self.decoder = EventDecoder::new();
     }
 
-    pub fn save(&self, store: &mut SongStore, bar: usize) -> PartMark {
-        self.model.save_state(store.model_state_mut(bar, self.part));
+    pub fn save(&mut self, store: &mut SongStore, bar: usize) -> PartMark {
+        self.model.save_state(&mut self.state);
+        store.save_state(bar, self.part, &self.state);
         PartMark {
             grammar: self.grammar.state(),
             decoder: self.decoder,
@@ -84,7 +89,8 @@ impl<M: StepModel> PartRunner<M> {
     }
 
     pub fn restore(&mut self, store: &SongStore, bar: usize, mark: PartMark) {
-        self.model.load_state(store.model_state(bar, self.part));
+        store.load_state(bar, self.part, &mut self.state);
+        self.model.load_state(&self.state);
         self.grammar.restore(mark.grammar);
         self.decoder = mark.decoder;
     }

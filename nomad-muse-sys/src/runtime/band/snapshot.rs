@@ -13,6 +13,20 @@ use super::{BandNote, Part};
 /// Token slots per part and bar; a bar is closed well before (see
 /// `schedule::NOTE_CAP`), so the slot never overflows.
 pub const MAX_TOKENS_PER_BAR: usize = 400;
+/// Harmony's token slots per bar: its grammar allows at most `BAR` and, for
+/// each of `MAX_BEATS` beats, `BEAT CHORD HOLD` (25 tokens), and every
+/// stored token passed the grammar (`PartRunner::feed`).
+pub const HARMONY_TOKENS_PER_BAR: usize = 64;
+const _: () = assert!(3 * (crate::tokenizers::MAX_BEATS as usize) < HARMONY_TOKENS_PER_BAR);
+
+/// Token slots per bar of `part` (harmony's grammar bounds its bars).
+const fn token_slots(part: Part) -> usize {
+    match part {
+        Part::Harmony => HARMONY_TOKENS_PER_BAR,
+        Part::Melody | Part::Drums => MAX_TOKENS_PER_BAR,
+    }
+}
+
 /// Notes per bar of all parts together.
 pub const MAX_NOTES_PER_BAR: usize = 256;
 
@@ -34,7 +48,10 @@ pub(crate) struct SongStore {
     pub max_bars: usize,
     /// Where each part's model state starts within a bar's state block.
     state_offsets: [usize; 4],
-    model_states: Vec<f32>,
+    /// Each bar's model states in half precision: a GRU's state lies in
+    /// (-1, 1), where f16 keeps 11 significant bits; it halves the store's
+    /// largest part (256 bars x 800 floats of the main job's experts).
+    model_states: Vec<half::f16>,
     marks: Vec<Option<BarMark>>,
     tokens: [Vec<u16>; 3],
     token_counts: [Vec<u16>; 3],
@@ -115,9 +132,9 @@ impl SongStore {
         let mut store = SongStore {
             max_bars,
             state_offsets: offsets,
-            model_states: vec![0.0; max_bars * offsets[3]],
+            model_states: vec![half::f16::ZERO; max_bars * offsets[3]],
             marks: vec![None; max_bars],
-            tokens: std::array::from_fn(|_| vec![0; max_bars * MAX_TOKENS_PER_BAR]),
+            tokens: Part::ALL.map(|part| vec![0; max_bars * token_slots(part)]),
             token_counts: std::array::from_fn(|_| vec![0; max_bars]),
             notes: vec![PackedNote::default(); max_bars * MAX_NOTES_PER_BAR],
             note_counts: vec![0; max_bars],
@@ -141,13 +158,22 @@ impl SongStore {
         base + self.state_offsets[part.index()]..base + self.state_offsets[part.index() + 1]
     }
 
-    pub fn model_state_mut(&mut self, bar: usize, part: Part) -> &mut [f32] {
+    /// Keeps `state` as `part`'s model state at bar line `bar`.
+    pub fn save_state(&mut self, bar: usize, part: Part, state: &[f32]) {
         let r = self.state_range(bar, part);
-        &mut self.model_states[r]
+        for (kept, x) in self.model_states[r].iter_mut().zip(state) {
+            *kept = half::f16::from_f32(*x);
+        }
     }
 
-    pub fn model_state(&self, bar: usize, part: Part) -> &[f32] {
-        &self.model_states[self.state_range(bar, part)]
+    /// `part`'s model state at bar line `bar`, into `out`.
+    pub fn load_state(&self, bar: usize, part: Part, out: &mut [f32]) {
+        for (x, kept) in out
+            .iter_mut()
+            .zip(&self.model_states[self.state_range(bar, part)])
+        {
+            *x = kept.to_f32();
+        }
     }
 
     pub fn set_mark(&mut self, bar: usize, mark: BarMark) {
@@ -159,7 +185,7 @@ impl SongStore {
     }
 
     pub fn bar_tokens(&self, bar: usize, part: Part) -> &[u16] {
-        let start = bar * MAX_TOKENS_PER_BAR;
+        let start = bar * token_slots(part);
         let n = self.token_counts[part.index()][bar] as usize;
         &self.tokens[part.index()][start..start + n]
     }
@@ -171,10 +197,10 @@ impl SongStore {
     /// Appends a token to the bar's slot; false when it is full.
     pub fn push_token(&mut self, bar: usize, part: Part, id: u32) -> bool {
         let count = &mut self.token_counts[part.index()][bar];
-        if *count as usize >= MAX_TOKENS_PER_BAR {
+        if *count as usize >= token_slots(part) {
             return false;
         }
-        self.tokens[part.index()][bar * MAX_TOKENS_PER_BAR + *count as usize] = id as u16;
+        self.tokens[part.index()][bar * token_slots(part) + *count as usize] = id as u16;
         *count += 1;
         true
     }
@@ -209,5 +235,53 @@ impl SongStore {
         let start = bar * MAX_NOTES_PER_BAR;
         let n = self.note_counts[bar] as usize;
         self.notes[start..start + n].sort_unstable_by_key(|n| n.order());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_note_is_the_note_within_midi_ranges() {
+        let note = |tick, duration, pitch, velocity, channel| BandNote {
+            tick,
+            duration,
+            pitch,
+            velocity,
+            channel,
+        };
+        for n in [
+            note(0, 0, 0, 0, 0),
+            note(u32::MAX, MAX_DURATION, 127, 127, 15),
+            note(983_040, 1440, 60, 90, 9),
+        ] {
+            assert_eq!(PackedNote::new(&n).map(PackedNote::note), Some(n));
+        }
+        let long = PackedNote::new(&note(480, 100_000, 60, 90, 0)).map(PackedNote::note);
+        assert_eq!(long.map(|n| n.duration), Some(MAX_DURATION));
+        for bad in [
+            note(0, 1, 128, 1, 0),
+            note(0, 1, 1, 128, 0),
+            note(0, 1, 1, 1, 16),
+        ] {
+            assert_eq!(PackedNote::new(&bad), None);
+        }
+    }
+
+    #[test]
+    fn a_bar_line_snapshot_keeps_the_state_to_half_precision() {
+        let mut store = SongStore::new(4, [3, 2, 0]);
+        let state = [0.731_f32, -0.000_12, 0.999_9];
+        store.save_state(2, Part::Harmony, &state);
+        store.save_state(2, Part::Melody, &[-0.5, 0.25]);
+        let mut back = [0.0; 3];
+        store.load_state(2, Part::Harmony, &mut back);
+        for (a, b) in state.iter().zip(back) {
+            assert!((a - b).abs() <= a.abs() / 2048.0, "{a} came back as {b}");
+        }
+        let mut melody = [0.0; 2];
+        store.load_state(2, Part::Melody, &mut melody);
+        assert_eq!(melody, [-0.5, 0.25]);
     }
 }

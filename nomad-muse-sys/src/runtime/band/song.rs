@@ -275,7 +275,7 @@ impl<M: StepModel> Band<M> {
 
     fn mark(&mut self, bar: usize) {
         let mut parts = [None; 3];
-        for runner in self.parts.iter().flatten() {
+        for runner in self.parts.iter_mut().flatten() {
             parts[runner.part.index()] = Some(runner.save(&mut self.store, bar));
         }
         if let Some(c) = self.conductor.as_mut() {
