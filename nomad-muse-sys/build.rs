@@ -85,11 +85,7 @@ fn order_hot_functions(crate_dir: &std::path::Path) {
     let Ok(list) = std::fs::read_to_string(&list) else {
         return;
     };
-    let names: Vec<&str> = list
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let names = hot_text::listed_names(&list);
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let script = out.join("hot_functions.ld");
     let text = hot_text::hot_text_script(&names);

@@ -2,6 +2,15 @@
 // `.text` (see `order_hot_functions` in build.rs, which includes this file;
 // the library's tests include it too).
 
+/// The function names (or patterns) `link/hot_functions.txt` lists: its
+/// lines without blanks and `#` comments.
+pub fn listed_names(list: &str) -> Vec<&str> {
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
 /// A linker script for one `.text` (valgrind reads symbols from `.text`
 /// only): static constructors (`.text.startup`, all run at load), the
 /// listed functions by exact name, then every instance of each name's
@@ -65,6 +74,15 @@ pub fn symbol_family(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_is_its_lines_without_blanks_and_comments() {
+        let list = "# header\n_ZN3foo3bar17h0123456789abcdefE\n\n  muse_band_new  \n# more\n";
+        assert_eq!(
+            listed_names(list),
+            ["_ZN3foo3bar17h0123456789abcdefE", "muse_band_new"]
+        );
+    }
 
     #[test]
     fn families_wildcard_the_hash_and_llvm_suffix_only() {

@@ -9,6 +9,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[allow(dead_code)] // the list's parser only; build.rs uses the rest
+#[path = "../link/hot_text.rs"]
+mod hot_text;
+
 /// The shared library cargo built with this test (`target/<profile>/deps/`:
 /// `cargo test` links it there and copies it up only on `cargo build`).
 fn shared_library() -> PathBuf {
@@ -43,11 +47,7 @@ fn the_functions_a_host_runs_are_packed_at_the_start_of_text() {
     assert!(lib.exists(), "{} not built", lib.display());
     let addresses = function_addresses(&lib);
     let text_start = *addresses.values().min().expect("functions in the library");
-    let listed: Vec<&str> = include_str!("../link/hot_functions.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let listed = hot_text::listed_names(include_str!("../link/hot_functions.txt"));
     let present: Vec<u64> = listed
         .iter()
         .filter_map(|name| addresses.get(*name))

@@ -34,8 +34,8 @@ pub struct MuseNoteEvent {
     pub reserved: u8,
 }
 
-impl From<&BandNote> for MuseNoteEvent {
-    fn from(n: &BandNote) -> Self {
+impl From<BandNote> for MuseNoteEvent {
+    fn from(n: BandNote) -> Self {
         MuseNoteEvent {
             tick: n.tick,
             duration: n.duration,
@@ -102,7 +102,7 @@ impl BandHandle {
             });
         };
         for (d, note) in dst.iter_mut().zip(notes) {
-            *d = (&note).into();
+            *d = note.into();
         }
         Ok(n)
     }

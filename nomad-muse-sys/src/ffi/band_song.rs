@@ -428,7 +428,7 @@ pub unsafe extern "C" fn muse_band_bar_notes(
                 capacity,
             })?;
         for (d, n) in dst.iter_mut().zip(notes) {
-            *d = (&n).into();
+            *d = n.into();
         }
         Ok(())
     })

@@ -10,7 +10,7 @@ use crate::tokenizers::{EventDecoder, GrammarState};
 
 use super::{BandNote, Part};
 
-/// Token slots per part and bar; a bar is closed well before (see
+/// Token slots per bar of melody and drums; a bar is closed well before (see
 /// `schedule::NOTE_CAP`), so the slot never overflows.
 pub const MAX_TOKENS_PER_BAR: usize = 400;
 /// Harmony's token slots per bar: its grammar allows at most `BAR` and, for
