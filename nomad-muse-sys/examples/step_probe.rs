@@ -34,9 +34,10 @@ fn main() -> Result<(), MuseError> {
     for ((file, session), t) in files.iter().zip(&sessions).zip(&mut times) {
         t.sort_by(f64::total_cmp);
         println!(
-            "{file}: {}, {:.2} µs per step (median)",
+            "{file}: {}, {:.2} µs per step (median), parity with tract {:e}",
             session.engine_name(),
-            t[ROUNDS / 2]
+            t[ROUNDS / 2],
+            session.parity_difference().unwrap_or(f32::NAN)
         );
     }
     Ok(())

@@ -82,6 +82,40 @@ fn fused_step_follows_tract_along_a_stream_fp32_and_int8() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A band's step asks only for the logits its grammar allows next: those
+/// must be exactly the full step's, whatever panels the mask spans.
+#[test]
+fn a_step_for_some_logits_gives_exactly_those_of_the_full_step() {
+    let dir = temp_dir("wanted");
+    for quantized in [false, true] {
+        let path = write(&dir, "melody.onnx", &expert_bytes(ExpertKind::Melody, quantized));
+        let mut full = ExpertSession::load(&path).unwrap();
+        let mut some = ExpertSession::load(&path).unwrap();
+        let vocab = full.vocabulary().len();
+        let mut rng = 3u64;
+        for step in 0..200u32 {
+            // Masks from one token to every third, at shifting offsets.
+            let stride = 1 + (step as usize * 7) % 97;
+            let wanted: Vec<bool> = (0..vocab)
+                .map(|i| (i + step as usize) % stride == 0)
+                .collect();
+            let token = (rng % vocab as u64) as u32;
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (chord, key) = (step % ChordLabel::DENSE_COUNT, step % Key::DENSE_COUNT);
+            StepModel::step(&mut full, token, chord, key).unwrap();
+            some.step_for(token, chord, key, &wanted).unwrap();
+            for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
+                assert_eq!(
+                    full.logits()[i].to_bits(),
+                    some.logits()[i].to_bits(),
+                    "quantized={quantized} step {step} token {i}"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn edit(bytes: &[u8], change: impl FnOnce(&mut ModelProto)) -> Vec<u8> {
     let mut proto = ModelProto::decode(bytes).unwrap();
     change(&mut proto);

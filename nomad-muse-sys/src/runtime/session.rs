@@ -5,7 +5,8 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use super::fused::{parity, FusedGru};
+use super::fused::kernels::Panels;
+use super::fused::{parity, FusedGru, IntegerProducts};
 use super::mask_cache::MaskCache;
 use super::model_check::{self, ModelDims};
 use super::realtime_alloc::{thread_bytes_requested, thread_tag, RealtimeArena};
@@ -203,6 +204,7 @@ fn checked_fused(
             parity::TOLERANCE
         )));
     }
+    fused.parity_difference = Some(worst);
     Ok(fused)
 }
 
@@ -289,16 +291,17 @@ impl ExpertSession {
     }
 
     /// What runs the steps: `"fused avx512 fp32"`, `"fused avx2+fma int8"`
-    /// (widened), `"fused avx512 int8 vnni"` (integer products), … or
-    /// `"tract"`.
+    /// (widened), `"fused avx512 int8 vnni"` / `"fused avx2+fma int8
+    /// words"` (integer products), … or `"tract"`.
     pub fn engine_name(&self) -> String {
         match &self.engine {
             Engine::Fused(f) => format!(
                 "fused {} {}",
                 f.isa().name(),
-                match (f.is_int8(), f.has_integer_products()) {
-                    (true, true) => "int8 vnni",
-                    (true, false) => "int8",
+                match (f.is_int8(), f.integer_products()) {
+                    (true, Some(IntegerProducts::Digits)) => "int8 vnni",
+                    (true, Some(IntegerProducts::Words)) => "int8 words",
+                    (true, None) => "int8",
                     _ => "fp32",
                 }
             ),
@@ -308,6 +311,15 @@ impl ExpertSession {
 
     pub fn expert(&self) -> ExpertKind {
         self.expert
+    }
+
+    /// The fused step's largest difference from tract in the load-time
+    /// parity check (relative to `max(1, |tract|)`); `None` on tract.
+    pub fn parity_difference(&self) -> Option<f32> {
+        match &self.engine {
+            Engine::Fused(f) => f.parity_difference,
+            Engine::Tract(_) => None,
+        }
     }
 
     pub fn vocabulary(&self) -> &Vocabulary {
@@ -326,9 +338,15 @@ impl ExpertSession {
     }
 
     fn run_step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
+        self.run_step_for(token, chord, key, Panels::ALL)
+    }
+
+    /// A step whose logits are read only in `wanted` (fused engine; tract
+    /// computes them all).
+    fn run_step_for(&mut self, token: u32, chord: u32, key: u32, wanted: Panels) -> Result<(), MuseError> {
         match &mut self.engine {
             Engine::Fused(f) => f
-                .step(token, chord, key, &mut self.hidden, &mut self.logits)
+                .step_for(token, chord, key, &mut self.hidden, &mut self.logits, wanted)
                 .map_err(MuseError::InvalidArgument)?,
             Engine::Tract(t) => {
                 t.run_step(token, chord, key, &mut self.hidden, &mut self.logits)?
@@ -363,12 +381,7 @@ impl ExpertSession {
         } else {
             condition(&self.grammar)
         };
-        if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT
-        {
-            return Err(MuseError::InvalidArgument(format!(
-                "conditioning ids out of range: chord {chord}, key {key}"
-            )));
-        }
+        check_conditioning(chord, key)?;
         self.run_step(token, chord, key)
     }
 
@@ -524,6 +537,15 @@ impl ExpertSession {
     }
 }
 
+fn check_conditioning(chord: u32, key: u32) -> Result<(), MuseError> {
+    if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT {
+        return Err(MuseError::InvalidArgument(format!(
+            "conditioning ids out of range: chord {chord}, key {key}"
+        )));
+    }
+    Ok(())
+}
+
 /// The band drives the graph directly (it keeps its own grammar per part);
 /// the session's own grammar is only for the per-token C ABI.
 impl super::StepModel for ExpertSession {
@@ -536,13 +558,13 @@ impl super::StepModel for ExpertSession {
     }
 
     fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
-        if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT
-        {
-            return Err(MuseError::InvalidArgument(format!(
-                "conditioning ids out of range: chord {chord}, key {key}"
-            )));
-        }
+        check_conditioning(chord, key)?;
         self.run_step(token, chord, key)
+    }
+
+    fn step_for(&mut self, token: u32, chord: u32, key: u32, wanted: &[bool]) -> Result<(), MuseError> {
+        check_conditioning(chord, key)?;
+        self.run_step_for(token, chord, key, Panels::of(wanted))
     }
 
     fn logits(&self) -> &[f32] {

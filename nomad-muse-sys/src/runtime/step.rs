@@ -15,6 +15,13 @@ pub trait StepModel {
     /// Feeds `token` with its (chord, key) conditioning ids; the next-token
     /// logits are then in [`StepModel::logits`].
     fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError>;
+    /// [`StepModel::step`] when only the logits `wanted` marks will be
+    /// read (the others may be left unspecified): the band's sampler reads
+    /// only what the grammar allows.
+    fn step_for(&mut self, token: u32, chord: u32, key: u32, wanted: &[bool]) -> Result<(), MuseError> {
+        let _ = wanted;
+        self.step(token, chord, key)
+    }
     /// Logits after the last step (one per vocabulary entry).
     fn logits(&self) -> &[f32];
     /// Floats [`StepModel::save_state`] writes.
@@ -37,6 +44,15 @@ macro_rules! forward_step_model {
             }
             fn step(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
                 (**self).step(token, chord, key)
+            }
+            fn step_for(
+                &mut self,
+                token: u32,
+                chord: u32,
+                key: u32,
+                wanted: &[bool],
+            ) -> Result<(), MuseError> {
+                (**self).step_for(token, chord, key, wanted)
             }
             fn logits(&self) -> &[f32] {
                 (**self).logits()

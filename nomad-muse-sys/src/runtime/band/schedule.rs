@@ -56,7 +56,7 @@ impl<M: StepModel> PartRunner<M> {
         let grammar = Grammar::new(part.expert()).with_bar_steps(metre.steps_per_bar());
         let n = grammar.vocabulary().len();
         let state = vec![0.0; model.state_len()];
-        PartRunner {
+        let mut runner = PartRunner {
             part,
             model,
             grammar,
@@ -69,7 +69,9 @@ impl<M: StepModel> PartRunner<M> {
             sampler: Sampler::new(n),
             notes_in_bar: 0,
             state,
-        }
+        };
+        runner.refresh_mask();
+        runner
     }
 
     /// Back to before BOS, in `metre`.
@@ -77,6 +79,13 @@ impl<M: StepModel> PartRunner<M> {
         self.model.reset();
         self.grammar = Grammar::new(self.part.expert()).with_bar_steps(metre.steps_per_bar());
         self.decoder = EventDecoder::new();
+        self.refresh_mask();
+    }
+
+    /// `mask` follows the grammar: what it allows next is all the next
+    /// sample reads, so the model computes only those logits.
+    fn refresh_mask(&mut self) {
+        self.masks.allowed_mask(&self.grammar, &mut self.mask);
     }
 
     pub fn save(&mut self, store: &mut SongStore, bar: usize) -> PartMark {
@@ -93,6 +102,7 @@ impl<M: StepModel> PartRunner<M> {
         self.model.load_state(&self.state);
         self.grammar.restore(mark.grammar);
         self.decoder = mark.decoder;
+        self.refresh_mask();
     }
 
     pub fn id(&self, token: Token) -> Result<u32, MuseError> {
@@ -130,7 +140,8 @@ impl<M: StepModel> PartRunner<M> {
             ),
             Part::Drums => (ChordLabel::NONE.dense_index(), 0),
         };
-        self.model.step(id, chord, key_id)
+        self.refresh_mask();
+        self.model.step_for(id, chord, key_id, &self.mask)
     }
 
     /// Feeds one token of bar `out.bar`: grammar, model, token slot, decoder.
@@ -139,7 +150,8 @@ impl<M: StepModel> PartRunner<M> {
             .advance(id)
             .map_err(|e| grammar_err(self.part, e))?;
         let (chord, key) = self.condition(out);
-        self.model.step(id, chord, key)?;
+        self.refresh_mask();
+        self.model.step_for(id, chord, key, &self.mask)?;
         if !out.store.push_token(out.bar as usize, self.part, id) {
             return Err(MuseError::Model("bar token slot full".into()));
         }
@@ -180,7 +192,7 @@ impl<M: StepModel> PartRunner<M> {
         refine: impl Fn(Token) -> bool,
         bias: impl Fn(Token) -> f32,
     ) -> Result<u32, MuseError> {
-        self.masks.allowed_mask(&self.grammar, &mut self.mask);
+        // `mask` was refreshed when the grammar last moved.
         let vocab = self.grammar.vocabulary();
         let model_logits = self.model.logits();
         let mut any_refined = false;

@@ -1,15 +1,20 @@
 //! int8 matrices by integer products. Widening i8 weights to f32 costs
-//! three instructions per 16 weights (sign-extend, convert, multiply-add),
-//! so widened int8 ran at 0.84–0.95× fp32. Here the input vector is written
-//! as a 22-bit integer (one scale per vector: as exact as f32's 24-bit
-//! mantissa) split into three byte digits, and each digit meets four
-//! weights per lane in one `vpdpbusd` (u8 × i8, summed in i32, no
-//! saturation): 64 weights per instruction, three instructions per digit
-//! set. Integer sums are exact; the digits recombine in f32. The result is
-//! the widened product's to about f32 rounding, which the load-time parity
-//! check (1e-4 against tract) confirms for every file.
+//! three instructions per 8 or 16 weights (sign-extend, convert,
+//! multiply-add), so widened int8 ran at 0.84–0.95× fp32. Here the input
+//! vector becomes integers (one scale per vector) that meet the weights in
+//! integer multiply-adds; the sums are exact and recombine in f32, so the
+//! result is the widened product's to about f32 rounding, which the
+//! load-time parity check (1e-4 against tract) confirms for every file.
+//!
+//! - AVX-512 VNNI: the input as a 22-bit integer in three byte digits;
+//!   each digit meets four weights per lane in one `vpdpbusd` (u8 × i8,
+//!   summed in i32, no saturation): 64 weights per instruction.
+//! - AVX2: the input as two 16-bit words (a high word and the residual);
+//!   `vpmaddwd` on sign-extended weights. One word alone was 1.4× faster
+//!   but drifted 1.2e-4 from tract on a drums expert, over the check's
+//!   bound.
 
-use super::kernels::{Panelled, PANEL};
+use super::kernels::{Panelled, Panels, PANEL};
 
 /// Rows are taken four at a time (one `vpdpbusd` lane sums four products).
 pub const QUAD: usize = 4;
@@ -21,6 +26,11 @@ pub const RANGE: f32 = 4_194_303.0;
 pub const ROUNDER: f32 = 12_582_912.0;
 /// The top digit is biased by 128 into u8; `offset` takes it back out.
 pub const TOP_BIAS: i32 = 128;
+/// The input's range as 16-bit words (AVX2 without VNNI).
+pub const WORD_RANGE: f32 = 32_767.0;
+/// Steps of the low word per unit of the high word: the residual (at most
+/// ½) times this fits a word, and the pair holds the input to 2^-31.
+pub const LOW_STEPS: f32 = 32_768.0;
 
 /// An int8 matrix laid out for `vpdpbusd`: per panel of 32 columns, per
 /// quad of rows, 32 columns × 4 rows (the four rows of a column adjacent).
@@ -114,16 +124,97 @@ pub fn matvec_undigitized(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f3
     }
 }
 
+/// Which integer products the CPU runs on [`QuadPanelled`] weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerProducts {
+    /// Three byte digits of a 22-bit input (AVX-512 VNNI).
+    Digits,
+    /// Two 16-bit words of the input, a high and a residual one (`vpmaddwd`,
+    /// AVX2).
+    Words,
+}
+
+impl IntegerProducts {
+    /// The kind this CPU runs, if any beats widening to f32.
+    pub fn detect() -> Option<IntegerProducts> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512vnni") {
+                return Some(IntegerProducts::Digits);
+            }
+            if has!("avx2") && has!("fma") {
+                return Some(IntegerProducts::Words);
+            }
+        }
+        None
+    }
+}
+
+/// `v · inv` as a rounded high word and the residual in [`LOW_STEPS`]ths.
+#[inline(always)]
+pub fn split_word(v: f32, inv: f32) -> (i16, i16) {
+    let scaled = v * inv;
+    let high = scaled.round_ties_even();
+    (high as i16, ((scaled - high) * LOW_STEPS).round_ties_even() as i16)
+}
+
+/// `x` as high and low 16-bit words (`x · 32767 / max|x|` and its
+/// residual) and the scale back to `x`; `None` when `x` is all zeros or
+/// not finite.
+#[cfg(test)]
+pub fn quantize_words(x: &[f32], high: &mut [i16], low: &mut [i16]) -> Option<f32> {
+    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() || x.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let inv = WORD_RANGE / max;
+    for ((h, l), v) in high.iter_mut().zip(low.iter_mut()).zip(x) {
+        (*h, *l) = split_word(*v, inv);
+    }
+    Some(max / WORD_RANGE)
+}
+
+/// `y = x · w (· scale) + bias` with `x` as two 16-bit words, in plain
+/// integer loops: the reference `x86::matvec_words_avx2` is tested against.
+#[cfg(test)]
+pub fn matvec_words(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32], panels: Panels) {
+    let (mut high, mut low) = ([0i16; MAX_ROWS], [0i16; MAX_ROWS]);
+    let Some(x_scale) = quantize_words(&x[..w.rows], &mut high, &mut low) else {
+        return matvec_undigitized(w, bias, x, y);
+    };
+    for (c, o) in y[..w.cols].iter_mut().enumerate() {
+        let (p, k) = (c / PANEL, c % PANEL);
+        if !panels.has(p) {
+            continue;
+        }
+        let (mut hi, mut lo) = (0i32, 0i32);
+        for q in 0..w.quads {
+            let base = ((p * w.quads + q) * PANEL + k) * QUAD;
+            for lane in 0..QUAD {
+                let weight = i32::from(w.data[base + lane]);
+                hi += i32::from(high[QUAD * q + lane]) * weight;
+                lo += i32::from(low[QUAD * q + lane]) * weight;
+            }
+        }
+        let whole = (lo as f32).mul_add(1.0 / LOW_STEPS, hi as f32);
+        *o = whole * (x_scale * w.scale[c]) + bias[c];
+    }
+}
+
 /// `y = x · w (· scale) + bias` in plain integer loops: the reference the
 /// vector kernel is tested against, and the path when the kernel is not
 /// built for this CPU (the weights are relaid only where VNNI runs them).
-pub fn matvec_plain(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32]) {
+pub fn matvec_plain(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32], panels: Panels) {
     let mut planes = [[0u32; MAX_ROWS / QUAD]; 3];
     let Some(x_scale) = digitize(&x[..w.rows], &mut planes) else {
         return matvec_undigitized(w, bias, x, y);
     };
     for (c, o) in y[..w.cols].iter_mut().enumerate() {
         let (p, k) = (c / PANEL, c % PANEL);
+        if !panels.has(p) {
+            continue;
+        }
         let mut sums = [0i32; 3];
         for q in 0..w.quads {
             let base = ((p * w.quads + q) * PANEL + k) * QUAD;
@@ -157,12 +248,10 @@ mod tests {
         for (rows, cols) in [(3, 5), (64, 96), (129, 40)] {
             let (w, digits) = weights(rows, cols);
             // Magnitudes from 1e-3 to 50, both signs, and -128 weights.
-            let x: Vec<f32> = (0..rows)
-                .map(|r| (r as f32 * 0.91).sin() * 10f32.powi(r as i32 % 5 - 3) * 5.0)
-                .collect();
+            let x = wide_input(rows);
             let bias: Vec<f32> = (0..cols).map(|c| c as f32 * 0.5 - 3.0).collect();
             let at = |r: usize, c: usize| w.data[((c / PANEL) * rows + r) * PANEL + c % PANEL];
-            for isa in [Isa::Baseline, Isa::detect()] {
+            for isa in isas() {
                 let mut y = vec![f32::NAN; cols];
                 matvec(isa, &digits, &bias, &x, &mut y);
                 for (c, got) in y.iter().enumerate() {
@@ -180,11 +269,69 @@ mod tests {
         }
     }
 
+    /// Every kernel this CPU can run on relaid weights.
+    fn isas() -> Vec<Isa> {
+        let mut all = vec![Isa::Baseline, Isa::detect()];
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() == Isa::Avx512 {
+            all.push(Isa::Avx2Fma);
+        }
+        all
+    }
+
+    /// Inputs over five decades, both signs, for `rows`.
+    fn wide_input(rows: usize) -> Vec<f32> {
+        (0..rows)
+            .map(|r| (r as f32 * 0.91).sin() * 10f32.powi(r as i32 % 5 - 3) * 5.0)
+            .collect()
+    }
+
+    #[test]
+    fn two_words_hold_the_input_to_f32_precision() {
+        let x = wide_input(200);
+        let (mut high, mut low) = ([0i16; 200], [0i16; 200]);
+        let scale = quantize_words(&x, &mut high, &mut low).expect("finite, nonzero");
+        let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (r, v) in x.iter().enumerate() {
+            let back = (f64::from(high[r]) + f64::from(low[r]) / f64::from(LOW_STEPS))
+                * f64::from(scale);
+            let err = (back - f64::from(*v)).abs();
+            // f32 rounding of `v · inv` (2^-24 of 2^15) dominates 2^-31.
+            assert!(err <= 1e-7 * f64::from(max), "x[{r}] = {v}: {back}");
+        }
+        assert_eq!(quantize_words(&[0.0; 4], &mut high, &mut low), None);
+        assert_eq!(quantize_words(&[1.0, f32::NAN], &mut high, &mut low), None);
+        assert_eq!(quantize_words(&[1.0, f32::INFINITY], &mut high, &mut low), None);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_word_kernel_equals_its_plain_loops_bit_for_bit() {
+        let Some(IntegerProducts::Words | IntegerProducts::Digits) = IntegerProducts::detect()
+        else {
+            return; // no AVX2 here: nothing to compare
+        };
+        // Rows: under one vector, a vector and a quad's tail, 129; columns
+        // inside one panel and across a ragged last one.
+        for (rows, cols) in [(3, 5), (13, 40), (64, 96), (129, 70)] {
+            let (_, digits) = weights(rows, cols);
+            let Weights::I8Digits(w) = &digits else {
+                unreachable!("weights() relays")
+            };
+            let x = wide_input(rows);
+            let bias: Vec<f32> = (0..cols).map(|c| c as f32 * 0.25 - 1.0).collect();
+            let (mut plain, mut vector) = (vec![f32::NAN; cols], vec![f32::NAN; cols]);
+            matvec_words(w, &bias, &x, &mut plain, Panels::ALL);
+            matvec(Isa::Avx2Fma, &digits, &bias, &x, &mut vector);
+            assert_eq!(plain, vector, "{rows}x{cols}");
+        }
+    }
+
     #[test]
     fn a_zero_input_gives_the_bias_and_a_nan_gives_nan() {
         let (_, digits) = weights(20, 40);
         let bias: Vec<f32> = (0..40).map(|c| c as f32).collect();
-        for isa in [Isa::Baseline, Isa::detect()] {
+        for isa in isas() {
             let mut y = vec![f32::NAN; 40];
             matvec(isa, &digits, &bias, &[0.0; 20], &mut y);
             assert_eq!(y, bias, "{isa:?}");

@@ -90,7 +90,7 @@ impl<W: Copy + Default> Panelled<W> {
     }
 }
 
-use super::digits::{matvec_plain, QuadPanelled};
+use super::digits::{matvec_plain, IntegerProducts, QuadPanelled};
 
 /// Weights as stored in the file: fp32, or int8 with per-column scales
 /// (widened to f32, or relaid for integer products where the CPU has them).
@@ -126,13 +126,14 @@ impl Weights {
         }
     }
 
-    /// int8 weights relaid for integer products when the CPU has AVX-512
-    /// VNNI (`NOMAD_MUSE_WIDEN_INT8` set keeps them widened: the bench's
-    /// comparison); anything else unchanged.
+    /// int8 weights relaid for integer products when the CPU has them
+    /// (AVX-512 VNNI or AVX2; `NOMAD_MUSE_WIDEN_INT8` set keeps them
+    /// widened: the bench's comparison); anything else unchanged.
     pub fn for_cpu(self) -> Weights {
         match self {
             Weights::I8(w)
-                if cpu_has_vnni() && std::env::var_os("NOMAD_MUSE_WIDEN_INT8").is_none() =>
+                if IntegerProducts::detect().is_some()
+                    && std::env::var_os("NOMAD_MUSE_WIDEN_INT8").is_none() =>
             {
                 QuadPanelled::from_panelled(&w).map_or(Weights::I8(w), Weights::I8Digits)
             }
@@ -151,6 +152,18 @@ pub fn cpu_has_vnni() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// The integer products [`matvec`] runs for relaid int8 weights under
+/// `isa`: byte digits with VNNI or in plain loops, 16-bit words on AVX2.
+pub fn integer_products(isa: Isa) -> IntegerProducts {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if cpu_has_vnni() => IntegerProducts::Digits,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2Fma => IntegerProducts::Words,
+        Isa::Baseline => IntegerProducts::Digits,
+    }
 }
 
 /// A weight entry widened to f32.
@@ -186,10 +199,19 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// `y[c] = Σ_r x[r]·w[r, c] (· scale[c]) + bias[c]` for every column
 /// (`y.len() ≥ cols`, `bias.len() ≥ cols`).
 #[inline(always)]
-fn matvec_body<W: Widen, const FMA: bool>(w: &Panelled<W>, bias: &[f32], x: &[f32], y: &mut [f32]) {
+fn matvec_body<W: Widen, const FMA: bool>(
+    w: &Panelled<W>,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
     let rows = w.rows;
     let x = &x[..rows];
     for (p, panel) in w.data.chunks_exact(rows * PANEL).enumerate() {
+        if !panels.has(p) {
+            continue;
+        }
         // Two accumulator sets (even and odd inputs): enough independent
         // chains to hide the FMA latency.
         let mut even = [0f32; PANEL];
@@ -358,45 +380,84 @@ variants! {
 /// The GRU update of one layer (see `gates_body`), in place on `h`. It was
 /// 18 % of an int8 melody step (perf), mostly scalar: the exponent's
 /// float-to-int cast kept the loop from vectorising. `exp_approx` now
-/// builds 2^n from bits, and AVX-512 has its own kernel (about 5 % faster
-/// again on a melody step, `step_probe`).
+/// builds 2^n from bits, and AVX-512 and AVX2 have their own kernels (the
+/// portable loop compiled for AVX2 still took 13 % of an int8 bar).
 pub fn gru_gates(isa: Isa, gx: &[f32], gh: &[f32], h: &mut [f32]) {
     let n = h.len();
     assert!(gx.len() >= 3 * n && gh.len() >= 3 * n);
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 {
-        // SAFETY: `Isa::detect` found AVX-512F; lengths checked above.
-        return unsafe { super::x86::gates_avx512(gx, gh, h) };
+    match isa {
+        // SAFETY: `Isa::detect` found the features; lengths checked above.
+        Isa::Avx512 => return unsafe { super::x86::gates_avx512(gx, gh, h) },
+        Isa::Avx2Fma => return unsafe { super::x86::gates_avx2(gx, gh, h) },
+        Isa::Baseline => {}
     }
     gates_portable(isa, gx, gh, h)
+}
+
+/// Which panels of a product's output are wanted: bit `p` for panel `p`;
+/// panels from 64 on are always computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panels(pub u64);
+
+impl Panels {
+    pub const ALL: Panels = Panels(u64::MAX);
+
+    /// The panels holding any entry `wanted` marks.
+    pub fn of(wanted: &[bool]) -> Panels {
+        let mut bits = 0u64;
+        for (p, chunk) in wanted.chunks(PANEL).enumerate().take(64) {
+            if chunk.iter().any(|w| *w) {
+                bits |= 1 << p;
+            }
+        }
+        if wanted.len() > 64 * PANEL {
+            bits = u64::MAX;
+        }
+        Panels(bits)
+    }
+
+    #[inline(always)]
+    pub fn has(self, p: usize) -> bool {
+        p >= 64 || self.0 >> p & 1 != 0
+    }
 }
 
 /// `y = x · w + bias` for either weight type (`x.len() ≥ rows`, `y` and
 /// `bias` at least `cols`, else a panic: callers size them at load).
 pub fn matvec(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32]) {
+    matvec_panels(isa, w, bias, x, y, Panels::ALL)
+}
+
+/// [`matvec`] for the wanted panels of `y` (the others are unspecified:
+/// kept, or overwritten).
+pub fn matvec_panels(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32], panels: Panels) {
     assert!(x.len() >= w.rows() && y.len() >= w.cols() && bias.len() >= w.cols());
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `Isa::detect` chose the variant from the CPU's features; the
     // lengths are checked above.
     unsafe {
-        use super::x86::{matvec_avx2, matvec_avx512};
+        use super::x86::{matvec_avx2, matvec_avx512, matvec_vnni, matvec_words_avx2};
         match (isa, w) {
             (Isa::Avx512, Weights::I8Digits(w)) if cpu_has_vnni() => {
-                return super::x86::matvec_vnni(w, bias, x, y)
+                return matvec_vnni(w, bias, x, y, panels)
             }
-            (_, Weights::I8Digits(w)) => return matvec_plain(w, bias, x, y),
-            (Isa::Avx512, Weights::F32(w)) => return matvec_avx512(w, bias, x, y),
-            (Isa::Avx512, Weights::I8(w)) => return matvec_avx512(w, bias, x, y),
-            (Isa::Avx2Fma, Weights::F32(w)) => return matvec_avx2(w, bias, x, y),
-            (Isa::Avx2Fma, Weights::I8(w)) => return matvec_avx2(w, bias, x, y),
+            (Isa::Avx512 | Isa::Avx2Fma, Weights::I8Digits(w)) => {
+                return matvec_words_avx2(w, bias, x, y, panels)
+            }
+            (Isa::Baseline, Weights::I8Digits(w)) => return matvec_plain(w, bias, x, y, panels),
+            (Isa::Avx512, Weights::F32(w)) => return matvec_avx512(w, bias, x, y, panels),
+            (Isa::Avx512, Weights::I8(w)) => return matvec_avx512(w, bias, x, y, panels),
+            (Isa::Avx2Fma, Weights::F32(w)) => return matvec_avx2(w, bias, x, y, panels),
+            (Isa::Avx2Fma, Weights::I8(w)) => return matvec_avx2(w, bias, x, y, panels),
             (Isa::Baseline, _) => {}
         }
     }
     let _ = isa;
     match w {
-        Weights::F32(w) => matvec_body::<f32, false>(w, bias, x, y),
-        Weights::I8(w) => matvec_body::<i8, false>(w, bias, x, y),
-        Weights::I8Digits(w) => matvec_plain(w, bias, x, y),
+        Weights::F32(w) => matvec_body::<f32, false>(w, bias, x, y, panels),
+        Weights::I8(w) => matvec_body::<i8, false>(w, bias, x, y, panels),
+        Weights::I8Digits(w) => matvec_plain(w, bias, x, y, panels),
     }
 }
 

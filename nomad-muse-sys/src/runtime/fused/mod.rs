@@ -10,6 +10,7 @@
 //! weights like ours but wires them differently cannot be served wrongly.
 
 mod digits;
+pub use digits::IntegerProducts;
 mod extract;
 pub mod kernels;
 pub mod parity;
@@ -18,7 +19,7 @@ mod x86;
 
 use tract_onnx::pb::ModelProto;
 
-use kernels::{gru_gates, matvec, padded, Isa, Weights};
+use kernels::{gru_gates, matvec, matvec_panels, padded, Isa, Panels, Weights};
 
 /// One GRU layer: `[in, 3H]` input gates, `[H, 3H]` recurrent gates (z, r,
 /// n side by side) and their biases (z and r folded into `bias_x`).
@@ -55,6 +56,8 @@ pub struct FusedGru {
     input: Vec<f32>,
     gates_x: Vec<f32>,
     gates_h: Vec<f32>,
+    /// The load-time parity check's largest difference, once run.
+    pub parity_difference: Option<f32>,
 }
 
 fn padded_copy(v: &[f32]) -> Vec<f32> {
@@ -104,7 +107,8 @@ impl FusedGru {
                 bias_h: padded_copy(&bias_h),
             });
         }
-        let head = extract::fused_matrix(graph, &["head.weight".to_string()], h, vocab_size)?;
+        let head = extract::fused_matrix(graph, &["head.weight".to_string()], h, vocab_size)?
+            .for_cpu();
         let head_bias = padded_copy(&extract::vector(graph, "head.bias", vocab_size)?);
         let widest = padded(3 * h).max(padded(vocab_size));
         Some(FusedGru {
@@ -124,6 +128,7 @@ impl FusedGru {
             input: vec![0.0; embed_dim.max(h)],
             gates_x: vec![0.0; widest],
             gates_h: vec![0.0; widest],
+            parity_difference: None,
         })
     }
 
@@ -139,11 +144,12 @@ impl FusedGru {
             .is_some_and(|l| matches!(l.input, Weights::I8(_) | Weights::I8Digits(_)))
     }
 
-    /// Whether the int8 matrices run as integer products (AVX-512 VNNI).
-    pub fn has_integer_products(&self) -> bool {
+    /// The integer products the int8 matrices run as, if relaid for them.
+    pub fn integer_products(&self) -> Option<IntegerProducts> {
         self.layers
             .first()
-            .is_some_and(|l| matches!(l.input, Weights::I8Digits(_)))
+            .filter(|l| matches!(l.input, Weights::I8Digits(_)))
+            .map(|_| kernels::integer_products(self.isa))
     }
 
     /// Bytes of weights held.
@@ -171,6 +177,22 @@ impl FusedGru {
         key: u32,
         hidden: &mut [f32],
         logits: &mut [f32],
+    ) -> Result<(), String> {
+        self.step_for(token, chord, key, hidden, logits, Panels::ALL)
+    }
+
+    /// [`FusedGru::step`] computing only the logits in `wanted` panels of
+    /// 32 tokens (the rest of `logits` is unspecified): a sampler reads
+    /// only what the grammar allows, 21–51 % of the head's panels per
+    /// sample in a band's bar.
+    pub fn step_for(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        hidden: &mut [f32],
+        logits: &mut [f32],
+        wanted: Panels,
     ) -> Result<(), String> {
         let (h, e) = (self.hidden_size, self.embed_dim);
         if hidden.len() != self.layers.len() * h || logits.len() != self.vocab_size {
@@ -218,12 +240,13 @@ impl FusedGru {
             self.input[..h].copy_from_slice(state);
             in_dim = h;
         }
-        matvec(
+        matvec_panels(
             self.isa,
             &self.head,
             &self.head_bias,
             &self.input[..h],
             &mut self.gates_x,
+            wanted,
         );
         logits.copy_from_slice(&self.gates_x[..self.vocab_size]);
         Ok(())

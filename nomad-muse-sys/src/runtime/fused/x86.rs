@@ -6,8 +6,11 @@
 
 use std::arch::x86_64::*;
 
-use super::digits::{matvec_undigitized, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS};
-use super::kernels::{sigmoid, tanh, write_panel, Panelled, PANEL};
+use super::digits::{
+    matvec_undigitized, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS, WORD_RANGE,
+    LOW_STEPS, split_word,
+};
+use super::kernels::{sigmoid, tanh, write_panel, Panelled, Panels, PANEL};
 
 /// Loading 16 (AVX-512) or 8 (AVX2) weights as f32 lanes.
 pub trait Lanes: Copy {
@@ -50,10 +53,19 @@ const _: () = assert!(PANEL == 32);
 /// # Safety
 /// The CPU has AVX-512F; `x.len() ≥ rows`, `y` and `bias` ≥ `cols`.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn matvec_avx512<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], y: &mut [f32]) {
+pub unsafe fn matvec_avx512<W: Lanes>(
+    w: &Panelled<W>,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
     let rows = w.rows;
     let x = &x[..rows];
     for (p, panel) in w.data.chunks_exact(rows * PANEL).enumerate() {
+        if !panels.has(p) {
+            continue;
+        }
         let base = panel.as_ptr();
         let mut acc = [_mm512_setzero_ps(); 8];
         let mut r = 0;
@@ -85,10 +97,19 @@ pub unsafe fn matvec_avx512<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], 
 /// # Safety
 /// The CPU has AVX2 and FMA; `x.len() ≥ rows`, `y` and `bias` ≥ `cols`.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn matvec_avx2<W: Lanes>(w: &Panelled<W>, bias: &[f32], x: &[f32], y: &mut [f32]) {
+pub unsafe fn matvec_avx2<W: Lanes>(
+    w: &Panelled<W>,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
     let rows = w.rows;
     let x = &x[..rows];
     for (p, panel) in w.data.chunks_exact(rows * PANEL).enumerate() {
+        if !panels.has(p) {
+            continue;
+        }
         let base = panel.as_ptr();
         let mut acc = [_mm256_setzero_ps(); 8];
         let mut r = 0;
@@ -143,6 +164,75 @@ unsafe fn exp16(x: __m512) -> __m512 {
     let e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, c(1.0)));
     let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     _mm512_mul_ps(e, _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased)))
+}
+
+/// `kernels::exp_approx` on 8 lanes (the same Cephes polynomial).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp8(x: __m256) -> __m256 {
+    let c = _mm256_set1_ps;
+    let x = _mm256_min_ps(_mm256_max_ps(x, c(-87.0)), c(88.0));
+    let n = _mm256_floor_ps(_mm256_fmadd_ps(x, c(std::f32::consts::LOG2_E), c(0.5)));
+    let r = _mm256_fmadd_ps(n, c(2.121_944_4e-4), _mm256_fnmadd_ps(n, c(0.693_359_4), x));
+    let mut p = c(1.987_569_1e-4);
+    for k in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
+        p = _mm256_fmadd_ps(p, r, c(k));
+    }
+    let e = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, c(1.0)));
+    let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    _mm256_mul_ps(e, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased)))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sigmoid8(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    _mm256_div_ps(
+        one,
+        _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))),
+    )
+}
+
+/// The GRU update of one layer (`kernels::gates_body`), 8 units at a time:
+/// the portable loop compiled for AVX2 stayed partly scalar (13 % of an
+/// int8 bar on an AVX2-only CPU, perf).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `gx` and `gh` hold at least `3 · h.len()` values.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gates_avx2(gx: &[f32], gh: &[f32], h: &mut [f32]) {
+    let n = h.len();
+    let (gx, gh) = (&gx[..3 * n], &gh[..3 * n]);
+    let load = |v: &[f32], at: usize| _mm256_loadu_ps(v.as_ptr().add(at));
+    let (one, two) = (_mm256_set1_ps(1.0), _mm256_set1_ps(2.0));
+    let mut j = 0;
+    while j + 8 <= n {
+        let z = sigmoid8(_mm256_add_ps(load(gx, j), load(gh, j)));
+        let r = sigmoid8(_mm256_add_ps(load(gx, n + j), load(gh, n + j)));
+        let pre = _mm256_fmadd_ps(r, load(gh, 2 * n + j), load(gx, 2 * n + j));
+        // tanh(v) = 2 / (1 + e^(-2v)) - 1
+        let minus_two_v = _mm256_mul_ps(pre, _mm256_set1_ps(-2.0));
+        let cand = _mm256_sub_ps(
+            _mm256_div_ps(two, _mm256_add_ps(one, exp8(minus_two_v))),
+            one,
+        );
+        let old = load(h, j);
+        let new = _mm256_fmadd_ps(z, _mm256_sub_ps(old, cand), cand);
+        _mm256_storeu_ps(h.as_mut_ptr().add(j), new);
+        j += 8;
+    }
+    for j in j..n {
+        let z = sigmoid(gx[j] + gh[j]);
+        let r = sigmoid(gx[n + j] + gh[n + j]);
+        let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
+        h[j] = cand + z * (h[j] - cand);
+    }
 }
 
 #[inline]
@@ -247,7 +337,13 @@ unsafe fn digitize_avx512(x: &[f32], planes: *mut u8) -> Option<f32> {
 /// The CPU has AVX-512F and AVX-512 VNNI; `x.len() ≥ rows`, `y` and `bias`
 /// ≥ `cols`.
 #[target_feature(enable = "avx512f,avx512vnni")]
-pub unsafe fn matvec_vnni(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32]) {
+pub unsafe fn matvec_vnni(
+    w: &QuadPanelled,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
     // Written before it is read: `digitize_avx512` covers every quad.
     let mut planes = std::mem::MaybeUninit::<[u8; 3 * MAX_ROWS]>::uninit();
     let base = planes.as_mut_ptr().cast::<u8>();
@@ -261,6 +357,9 @@ pub unsafe fn matvec_vnni(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f3
     };
     let panel_bytes = w.quads * PANEL * QUAD;
     for (p, panel) in w.data.chunks_exact(panel_bytes).enumerate() {
+        if !panels.has(p) {
+            continue;
+        }
         let (mut top, mut mid, mut low) = (
             [_mm512_setzero_si512(); 2],
             [_mm512_setzero_si512(); 2],
@@ -315,6 +414,127 @@ pub unsafe fn matvec_vnni(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f3
             for c in start..(start + PANEL).min(w.cols) {
                 y[c] = sums[c - start] + bias[c];
             }
+        }
+    }
+}
+
+/// `digits::quantize_words` on 8 lanes: `x` as a 16-bit integer and a
+/// 16-bit residual, written for the rows rounded up to a quad (the rows
+/// past `x` read as zero). `None` when `x` is all zeros or not finite.
+///
+/// # Safety
+/// The CPU has AVX2; `high` and `low` hold `MAX_ROWS` values each and
+/// `x.len() ≤ MAX_ROWS`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quantize_words_avx2(x: &[f32], high: *mut i16, low: *mut i16) -> Option<f32> {
+    let chunks = x.len() / 8;
+    let load = |c: usize| _mm256_loadu_ps(x.as_ptr().add(8 * c));
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+    let (mut max, mut unordered) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for c in 0..chunks {
+        let v = load(c);
+        unordered = _mm256_or_ps(unordered, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        max = _mm256_max_ps(max, _mm256_and_ps(v, abs));
+    }
+    let mut lanes = [0f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), max);
+    let tail = &x[8 * chunks..];
+    let max = tail
+        .iter()
+        .fold(lanes.iter().fold(0f32, |m, v| m.max(*v)), |m, v| m.max(v.abs()));
+    if max == 0.0
+        || !max.is_finite()
+        || _mm256_movemask_ps(unordered) != 0
+        || tail.iter().any(|v| v.is_nan())
+    {
+        return None;
+    }
+    let inv = WORD_RANGE / max;
+    let (inv8, step8) = (_mm256_set1_ps(inv), _mm256_set1_ps(LOW_STEPS));
+    let to_words = |v: __m256| {
+        let packed = _mm256_packs_epi32(_mm256_cvtps_epi32(v), _mm256_setzero_si256());
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b11_01_10_00>(packed))
+    };
+    for c in 0..chunks {
+        let v = _mm256_mul_ps(load(c), inv8);
+        let rounded = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        let residual = _mm256_mul_ps(_mm256_sub_ps(v, rounded), step8);
+        _mm_storeu_si128(high.add(8 * c).cast(), to_words(rounded));
+        _mm_storeu_si128(low.add(8 * c).cast(), to_words(residual));
+    }
+    for (r, v) in tail.iter().enumerate() {
+        let (h, l) = split_word(*v, inv);
+        *high.add(8 * chunks + r) = h;
+        *low.add(8 * chunks + r) = l;
+    }
+    for r in x.len()..x.len().next_multiple_of(QUAD) {
+        *high.add(r) = 0;
+        *low.add(r) = 0;
+    }
+    Some(max / WORD_RANGE)
+}
+
+/// `digits::matvec_words` with `vpmaddwd`, for AVX2 CPUs without VNNI:
+/// the quad layout's 16 bytes (four columns × four rows) sign-extend to
+/// 16 words and meet the quad's four high and four low input words, giving
+/// each column two 32-bit partial sums of each. Half a panel at a time, so
+/// that the eight accumulators stay in registers.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x.len() ≥ rows`, `y` and `bias` ≥ `cols`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn matvec_words_avx2(
+    w: &QuadPanelled,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
+    // Written before they are read: `quantize_words_avx2` covers every quad.
+    let mut high = std::mem::MaybeUninit::<[i16; MAX_ROWS]>::uninit();
+    let mut low = std::mem::MaybeUninit::<[i16; MAX_ROWS]>::uninit();
+    let (high, low) = (high.as_mut_ptr().cast::<i16>(), low.as_mut_ptr().cast::<i16>());
+    let Some(x_scale) = quantize_words_avx2(&x[..w.rows], high, low) else {
+        return matvec_undigitized(w, bias, x, y);
+    };
+    let quad_words = |v: *const i16, q: usize| {
+        _mm256_set1_epi64x(std::ptr::read_unaligned(v.add(QUAD * q).cast::<i64>()))
+    };
+    let panel_bytes = w.quads * PANEL * QUAD;
+    for (p, panel) in w.data.chunks_exact(panel_bytes).enumerate() {
+        if !panels.has(p) {
+            continue;
+        }
+        let start = p * PANEL;
+        let mut sums = [0f32; PANEL];
+        for half in 0..2 {
+            let (mut hi, mut lo) = ([_mm256_setzero_si256(); 4], [_mm256_setzero_si256(); 4]);
+            for q in 0..w.quads {
+                let (xh, xl) = (quad_words(high, q), quad_words(low, q));
+                let at = panel.as_ptr().add(q * PANEL * QUAD + 64 * half);
+                for k in 0..4 {
+                    let wk = _mm256_cvtepi8_epi16(_mm_loadu_si128(at.add(16 * k).cast()));
+                    hi[k] = _mm256_add_epi32(hi[k], _mm256_madd_epi16(wk, xh));
+                    lo[k] = _mm256_add_epi32(lo[k], _mm256_madd_epi16(wk, xl));
+                }
+            }
+            for h in 0..2 {
+                // hi[2h]: 4 columns as (c, c, c+1, c+1 | c+2, c+2, c+3, c+3),
+                // hi[2h+1] the next 4; hadd then a 64-bit reorder gives the
+                // eight columns in order.
+                let columns = |a: &[__m256i; 4]| {
+                    let pairs = _mm256_hadd_epi32(a[2 * h], a[2 * h + 1]);
+                    _mm256_cvtepi32_ps(_mm256_permute4x64_epi64::<0b11_01_10_00>(pairs))
+                };
+                let whole = _mm256_fmadd_ps(columns(&lo), _mm256_set1_ps(1.0 / LOW_STEPS), columns(&hi));
+                let at = start + 16 * half + 8 * h;
+                let scale =
+                    _mm256_mul_ps(_mm256_set1_ps(x_scale), _mm256_loadu_ps(w.scale.as_ptr().add(at)));
+                _mm256_storeu_ps(sums.as_mut_ptr().add(at - start), _mm256_mul_ps(whole, scale));
+            }
+        }
+        for c in start..(start + PANEL).min(w.cols) {
+            y[c] = sums[c - start] + bias[c];
         }
     }
 }
