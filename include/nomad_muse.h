@@ -154,6 +154,12 @@ typedef struct MuseBand MuseBand;
 typedef struct MuseSession MuseSession;
 
 /**
+ * Which panels of a product's output are wanted: bit `p` for panel `p`;
+ * panels from 64 on are always computed.
+ */
+typedef struct Panels Panels;
+
+/**
  * The three parts of the band, in generation order.
  */
 typedef struct Part Part;
