@@ -47,9 +47,15 @@ impl MaskCache {
         loop {
             match self.keys[slot] {
                 k if k == key => {
+                    // Set bits only: a grammar state allows a few tokens.
+                    allowed.fill(false);
                     let bits = &self.bits[slot * self.words..(slot + 1) * self.words];
-                    for (i, a) in allowed.iter_mut().enumerate() {
-                        *a = bits[i / 64] >> (i % 64) & 1 != 0;
+                    for (w, word) in bits.iter().enumerate() {
+                        let mut rest = *word;
+                        while rest != 0 {
+                            allowed[w * 64 + rest.trailing_zeros() as usize] = true;
+                            rest &= rest - 1;
+                        }
                     }
                     return;
                 }

@@ -38,6 +38,8 @@ pub(crate) struct PartRunner<M> {
     pub decoder: EventDecoder,
     pub controls: PartControls,
     mask: Vec<bool>,
+    /// The ids `mask` allows, in order (capacity: the vocabulary).
+    allowed: Vec<u32>,
     masks: MaskCache,
     refined: Vec<bool>,
     logits: Vec<f32>,
@@ -63,6 +65,7 @@ impl<M: StepModel> PartRunner<M> {
             decoder: EventDecoder::new(),
             controls: PartControls::default(),
             mask: vec![false; n],
+            allowed: Vec::with_capacity(n),
             masks: MaskCache::new(n),
             refined: vec![false; n],
             logits: vec![0.0; n],
@@ -86,6 +89,9 @@ impl<M: StepModel> PartRunner<M> {
     /// sample reads, so the model computes only those logits.
     fn refresh_mask(&mut self) {
         self.masks.allowed_mask(&self.grammar, &mut self.mask);
+        self.allowed.clear();
+        let ids = self.mask.iter().enumerate().filter(|(_, a)| **a);
+        self.allowed.extend(ids.map(|(i, _)| i as u32));
     }
 
     pub fn save(&mut self, store: &mut SongStore, bar: usize) -> PartMark {
@@ -192,17 +198,15 @@ impl<M: StepModel> PartRunner<M> {
         refine: impl Fn(Token) -> bool,
         bias: impl Fn(Token) -> f32,
     ) -> Result<u32, MuseError> {
-        // `mask` was refreshed when the grammar last moved.
+        // `mask` and `allowed` were refreshed when the grammar last moved;
+        // the sampler reads no logit the mask excludes.
         let vocab = self.grammar.vocabulary();
         let model_logits = self.model.logits();
         let mut any_refined = false;
-        for (i, allowed) in self.mask.iter().enumerate() {
-            // The sampler reads no logit the mask excludes.
-            self.refined[i] = false;
-            if !*allowed {
-                continue;
-            }
-            let token = vocab.token(i as u32).unwrap_or(Token::Pad);
+        self.refined.fill(false);
+        for &id in &self.allowed {
+            let i = id as usize;
+            let token = vocab.token(id).unwrap_or(Token::Pad);
             self.refined[i] = refine(token);
             any_refined |= self.refined[i];
             self.logits[i] = model_logits.get(i).copied().unwrap_or(0.0) + bias(token);
