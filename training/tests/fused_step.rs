@@ -88,7 +88,11 @@ fn fused_step_follows_tract_along_a_stream_fp32_and_int8() {
 fn a_step_for_some_logits_gives_exactly_those_of_the_full_step() {
     let dir = temp_dir("wanted");
     for quantized in [false, true] {
-        let path = write(&dir, "melody.onnx", &expert_bytes(ExpertKind::Melody, quantized));
+        let path = write(
+            &dir,
+            "melody.onnx",
+            &expert_bytes(ExpertKind::Melody, quantized),
+        );
         let mut full = ExpertSession::load(&path).unwrap();
         let mut some = ExpertSession::load(&path).unwrap();
         let vocab = full.vocabulary().len();
@@ -97,7 +101,7 @@ fn a_step_for_some_logits_gives_exactly_those_of_the_full_step() {
             // Masks from one token to every third, at shifting offsets.
             let stride = 1 + (step as usize * 7) % 97;
             let wanted: Vec<bool> = (0..vocab)
-                .map(|i| (i + step as usize) % stride == 0)
+                .map(|i| (i + step as usize).is_multiple_of(stride))
                 .collect();
             let token = (rng % vocab as u64) as u32;
             rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);

@@ -343,10 +343,23 @@ impl ExpertSession {
 
     /// A step whose logits are read only in `wanted` (fused engine; tract
     /// computes them all).
-    fn run_step_for(&mut self, token: u32, chord: u32, key: u32, wanted: Panels) -> Result<(), MuseError> {
+    fn run_step_for(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        wanted: Panels,
+    ) -> Result<(), MuseError> {
         match &mut self.engine {
             Engine::Fused(f) => f
-                .step_for(token, chord, key, &mut self.hidden, &mut self.logits, wanted)
+                .step_for(
+                    token,
+                    chord,
+                    key,
+                    &mut self.hidden,
+                    &mut self.logits,
+                    wanted,
+                )
                 .map_err(MuseError::InvalidArgument)?,
             Engine::Tract(t) => {
                 t.run_step(token, chord, key, &mut self.hidden, &mut self.logits)?
@@ -562,7 +575,13 @@ impl super::StepModel for ExpertSession {
         self.run_step(token, chord, key)
     }
 
-    fn step_for(&mut self, token: u32, chord: u32, key: u32, wanted: &[bool]) -> Result<(), MuseError> {
+    fn step_for(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        wanted: &[bool],
+    ) -> Result<(), MuseError> {
         check_conditioning(chord, key)?;
         self.run_step_for(token, chord, key, Panels::of(wanted))
     }

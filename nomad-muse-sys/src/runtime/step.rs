@@ -18,7 +18,13 @@ pub trait StepModel {
     /// [`StepModel::step`] when only the logits `wanted` marks will be
     /// read (the others may be left unspecified): the band's sampler reads
     /// only what the grammar allows.
-    fn step_for(&mut self, token: u32, chord: u32, key: u32, wanted: &[bool]) -> Result<(), MuseError> {
+    fn step_for(
+        &mut self,
+        token: u32,
+        chord: u32,
+        key: u32,
+        wanted: &[bool],
+    ) -> Result<(), MuseError> {
         let _ = wanted;
         self.step(token, chord, key)
     }

@@ -156,7 +156,10 @@ impl IntegerProducts {
 pub fn split_word(v: f32, inv: f32) -> (i16, i16) {
     let scaled = v * inv;
     let high = scaled.round_ties_even();
-    (high as i16, ((scaled - high) * LOW_STEPS).round_ties_even() as i16)
+    (
+        high as i16,
+        ((scaled - high) * LOW_STEPS).round_ties_even() as i16,
+    )
 }
 
 /// `x` as high and low 16-bit words (`x · 32767 / max|x|` and its
@@ -293,15 +296,18 @@ mod tests {
         let scale = quantize_words(&x, &mut high, &mut low).expect("finite, nonzero");
         let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (r, v) in x.iter().enumerate() {
-            let back = (f64::from(high[r]) + f64::from(low[r]) / f64::from(LOW_STEPS))
-                * f64::from(scale);
+            let back =
+                (f64::from(high[r]) + f64::from(low[r]) / f64::from(LOW_STEPS)) * f64::from(scale);
             let err = (back - f64::from(*v)).abs();
             // f32 rounding of `v · inv` (2^-24 of 2^15) dominates 2^-31.
             assert!(err <= 1e-7 * f64::from(max), "x[{r}] = {v}: {back}");
         }
         assert_eq!(quantize_words(&[0.0; 4], &mut high, &mut low), None);
         assert_eq!(quantize_words(&[1.0, f32::NAN], &mut high, &mut low), None);
-        assert_eq!(quantize_words(&[1.0, f32::INFINITY], &mut high, &mut low), None);
+        assert_eq!(
+            quantize_words(&[1.0, f32::INFINITY], &mut high, &mut low),
+            None
+        );
     }
 
     #[cfg(target_arch = "x86_64")]

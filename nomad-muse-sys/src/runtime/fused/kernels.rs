@@ -431,7 +431,14 @@ pub fn matvec(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32]) {
 
 /// [`matvec`] for the wanted panels of `y` (the others are unspecified:
 /// kept, or overwritten).
-pub fn matvec_panels(isa: Isa, w: &Weights, bias: &[f32], x: &[f32], y: &mut [f32], panels: Panels) {
+pub fn matvec_panels(
+    isa: Isa,
+    w: &Weights,
+    bias: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    panels: Panels,
+) {
     assert!(x.len() >= w.rows() && y.len() >= w.cols() && bias.len() >= w.cols());
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `Isa::detect` chose the variant from the CPU's features; the
@@ -475,6 +482,42 @@ mod tests {
             all.push(Isa::Avx2Fma);
         }
         all
+    }
+
+    #[test]
+    fn panels_hold_exactly_the_wanted_entries() {
+        let mut wanted = vec![false; 332];
+        assert_eq!(Panels::of(&wanted), Panels(0));
+        wanted[0] = true;
+        wanted[95] = true;
+        wanted[331] = true;
+        let p = Panels::of(&wanted);
+        assert_eq!(p, Panels(1 | 1 << 2 | 1 << 10));
+        assert!(p.has(2) && !p.has(1) && p.has(64));
+        // Past 64 panels every panel is computed.
+        assert_eq!(Panels::of(&vec![false; 64 * PANEL + 1]), Panels::ALL);
+    }
+
+    #[test]
+    fn matvec_panels_computes_the_wanted_panels_as_matvec_does() {
+        let (rows, cols) = (40, 150);
+        let at = |r: usize, c: usize| ((r * 13 + c * 7) % 17) as f32 - 8.0;
+        let w = Weights::F32(Panelled::from_fn(rows, cols, at));
+        let x: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.3).cos()).collect();
+        let bias = vec![0.5; padded(cols)];
+        for isa in isas() {
+            let mut full = vec![0.0; padded(cols)];
+            matvec(isa, &w, &bias, &x, &mut full);
+            let mut some = vec![f32::NAN; padded(cols)];
+            matvec_panels(isa, &w, &bias, &x, &mut some, Panels(0b1_0010));
+            for c in (32..64).chain(128..cols) {
+                assert_eq!(some[c].to_bits(), full[c].to_bits(), "{isa:?} col {c}");
+            }
+            assert!(
+                some[..32].iter().all(|v| v.is_nan()),
+                "{isa:?}: panel 0 skipped"
+            );
+        }
     }
 
     #[test]

@@ -107,8 +107,8 @@ impl FusedGru {
                 bias_h: padded_copy(&bias_h),
             });
         }
-        let head = extract::fused_matrix(graph, &["head.weight".to_string()], h, vocab_size)?
-            .for_cpu();
+        let head =
+            extract::fused_matrix(graph, &["head.weight".to_string()], h, vocab_size)?.for_cpu();
         let head_bias = padded_copy(&extract::vector(graph, "head.bias", vocab_size)?);
         let widest = padded(3 * h).max(padded(vocab_size));
         Some(FusedGru {

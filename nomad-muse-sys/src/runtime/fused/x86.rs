@@ -7,8 +7,8 @@
 use std::arch::x86_64::*;
 
 use super::digits::{
-    matvec_undigitized, QuadPanelled, MAX_ROWS, QUAD, RANGE, ROUNDER, TOP_BIAS, WORD_RANGE,
-    LOW_STEPS, split_word,
+    matvec_undigitized, split_word, QuadPanelled, LOW_STEPS, MAX_ROWS, QUAD, RANGE, ROUNDER,
+    TOP_BIAS, WORD_RANGE,
 };
 use super::kernels::{sigmoid, tanh, write_panel, Panelled, Panels, PANEL};
 
@@ -441,7 +441,9 @@ unsafe fn quantize_words_avx2(x: &[f32], high: *mut i16, low: *mut i16) -> Optio
     let tail = &x[8 * chunks..];
     let max = tail
         .iter()
-        .fold(lanes.iter().fold(0f32, |m, v| m.max(*v)), |m, v| m.max(v.abs()));
+        .fold(lanes.iter().fold(0f32, |m, v| m.max(*v)), |m, v| {
+            m.max(v.abs())
+        });
     if max == 0.0
         || !max.is_finite()
         || _mm256_movemask_ps(unordered) != 0
@@ -493,7 +495,10 @@ pub unsafe fn matvec_words_avx2(
     // Written before they are read: `quantize_words_avx2` covers every quad.
     let mut high = std::mem::MaybeUninit::<[i16; MAX_ROWS]>::uninit();
     let mut low = std::mem::MaybeUninit::<[i16; MAX_ROWS]>::uninit();
-    let (high, low) = (high.as_mut_ptr().cast::<i16>(), low.as_mut_ptr().cast::<i16>());
+    let (high, low) = (
+        high.as_mut_ptr().cast::<i16>(),
+        low.as_mut_ptr().cast::<i16>(),
+    );
     let Some(x_scale) = quantize_words_avx2(&x[..w.rows], high, low) else {
         return matvec_undigitized(w, bias, x, y);
     };
@@ -526,11 +531,17 @@ pub unsafe fn matvec_words_avx2(
                     let pairs = _mm256_hadd_epi32(a[2 * h], a[2 * h + 1]);
                     _mm256_cvtepi32_ps(_mm256_permute4x64_epi64::<0b11_01_10_00>(pairs))
                 };
-                let whole = _mm256_fmadd_ps(columns(&lo), _mm256_set1_ps(1.0 / LOW_STEPS), columns(&hi));
+                let whole =
+                    _mm256_fmadd_ps(columns(&lo), _mm256_set1_ps(1.0 / LOW_STEPS), columns(&hi));
                 let at = start + 16 * half + 8 * h;
-                let scale =
-                    _mm256_mul_ps(_mm256_set1_ps(x_scale), _mm256_loadu_ps(w.scale.as_ptr().add(at)));
-                _mm256_storeu_ps(sums.as_mut_ptr().add(at - start), _mm256_mul_ps(whole, scale));
+                let scale = _mm256_mul_ps(
+                    _mm256_set1_ps(x_scale),
+                    _mm256_loadu_ps(w.scale.as_ptr().add(at)),
+                );
+                _mm256_storeu_ps(
+                    sums.as_mut_ptr().add(at - start),
+                    _mm256_mul_ps(whole, scale),
+                );
             }
         }
         for c in start..(start + PANEL).min(w.cols) {
