@@ -139,145 +139,100 @@ pub unsafe fn matvec_avx2<W: Lanes>(
     }
 }
 
-/// `kernels::exp_approx` on 16 lanes (the same Cephes polynomial).
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn exp16(x: __m512) -> __m512 {
-    let c = _mm512_set1_ps;
-    let x = _mm512_min_ps(_mm512_max_ps(x, c(-87.0)), c(88.0));
-    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_ps(
-        x,
-        c(std::f32::consts::LOG2_E),
-        c(0.5),
-    ));
-    let r = _mm512_fmadd_ps(n, c(2.121_944_4e-4), _mm512_fnmadd_ps(n, c(0.693_359_4), x));
-    let mut p = c(1.987_569_1e-4);
-    for k in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ] {
-        p = _mm512_fmadd_ps(p, r, c(k));
-    }
-    let e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, c(1.0)));
-    let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-    _mm512_mul_ps(e, _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased)))
+/// The GRU gate update at one vector width: `kernels::exp_approx` (the
+/// same Cephes polynomial), a sigmoid, and the update of one layer
+/// (`kernels::gates_body`), written once for AVX-512 and AVX2.
+macro_rules! gate_kernels {
+    (
+        $gates:ident, $exp:ident, $sigmoid:ident, $feature:literal, $lanes:literal, $v:ty,
+        floor: $floor:expr,
+        ops: $set1:ident $add:ident $sub:ident $mul:ident $div:ident $fmadd:ident $fnmadd:ident
+            $min:ident $max:ident $setzero:ident $loadu:ident $storeu:ident
+            $cvt_epi32:ident $add_epi32:ident $set1_epi32:ident $slli_epi32:ident $cast_ps:ident
+    ) => {
+        #[inline]
+        #[target_feature(enable = $feature)]
+        unsafe fn $exp(x: $v) -> $v {
+            let c = |v: f32| $set1(v);
+            let x = $min($max(x, c(-87.0)), c(88.0));
+            let n = $floor($fmadd(x, c(std::f32::consts::LOG2_E), c(0.5)));
+            let r = $fmadd(n, c(2.121_944_4e-4), $fnmadd(n, c(0.693_359_4), x));
+            let mut p = c(1.987_569_1e-4);
+            for k in [
+                1.398_199_9e-3,
+                8.333_452e-3,
+                4.166_579_6e-2,
+                1.666_666_5e-1,
+                0.5,
+            ] {
+                p = $fmadd(p, r, c(k));
+            }
+            let e = $fmadd($mul(p, r), r, $add(r, c(1.0)));
+            let biased = $add_epi32($cvt_epi32(n), $set1_epi32(127));
+            $mul(e, $cast_ps($slli_epi32::<23>(biased)))
+        }
+
+        #[inline]
+        #[target_feature(enable = $feature)]
+        unsafe fn $sigmoid(x: $v) -> $v {
+            let one = $set1(1.0);
+            $div(one, $add(one, $exp($sub($setzero(), x))))
+        }
+
+        /// The GRU update of one layer (`kernels::gates_body`), a vector
+        /// of units at a time.
+        ///
+        /// # Safety
+        /// The CPU has the kernel's features; `gx` and `gh` hold at least
+        /// `3 · h.len()` values.
+        #[target_feature(enable = $feature)]
+        pub unsafe fn $gates(gx: &[f32], gh: &[f32], h: &mut [f32]) {
+            let n = h.len();
+            let (gx, gh) = (&gx[..3 * n], &gh[..3 * n]);
+            let load = |v: &[f32], at: usize| $loadu(v.as_ptr().add(at));
+            let (one, two) = ($set1(1.0), $set1(2.0));
+            let mut j = 0;
+            while j + $lanes <= n {
+                let z = $sigmoid($add(load(gx, j), load(gh, j)));
+                let r = $sigmoid($add(load(gx, n + j), load(gh, n + j)));
+                let pre = $fmadd(r, load(gh, 2 * n + j), load(gx, 2 * n + j));
+                // tanh(v) = 2 / (1 + e^(-2v)) - 1
+                let minus_two_v = $mul(pre, $set1(-2.0));
+                let cand = $sub($div(two, $add(one, $exp(minus_two_v))), one);
+                let old = load(h, j);
+                let new = $fmadd(z, $sub(old, cand), cand);
+                $storeu(h.as_mut_ptr().add(j), new);
+                j += $lanes;
+            }
+            for j in j..n {
+                let z = sigmoid(gx[j] + gh[j]);
+                let r = sigmoid(gx[n + j] + gh[n + j]);
+                let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
+                h[j] = cand + z * (h[j] - cand);
+            }
+        }
+    };
 }
 
-/// `kernels::exp_approx` on 8 lanes (the same Cephes polynomial).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp8(x: __m256) -> __m256 {
-    let c = _mm256_set1_ps;
-    let x = _mm256_min_ps(_mm256_max_ps(x, c(-87.0)), c(88.0));
-    let n = _mm256_floor_ps(_mm256_fmadd_ps(x, c(std::f32::consts::LOG2_E), c(0.5)));
-    let r = _mm256_fmadd_ps(n, c(2.121_944_4e-4), _mm256_fnmadd_ps(n, c(0.693_359_4), x));
-    let mut p = c(1.987_569_1e-4);
-    for k in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ] {
-        p = _mm256_fmadd_ps(p, r, c(k));
-    }
-    let e = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, c(1.0)));
-    let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-    _mm256_mul_ps(e, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased)))
-}
+gate_kernels!(
+    gates_avx512, exp16, sigmoid16, "avx512f", 16, __m512,
+    floor: _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>,
+    ops: _mm512_set1_ps _mm512_add_ps _mm512_sub_ps _mm512_mul_ps _mm512_div_ps
+        _mm512_fmadd_ps _mm512_fnmadd_ps _mm512_min_ps _mm512_max_ps _mm512_setzero_ps
+        _mm512_loadu_ps _mm512_storeu_ps _mm512_cvtps_epi32 _mm512_add_epi32
+        _mm512_set1_epi32 _mm512_slli_epi32 _mm512_castsi512_ps
+);
 
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sigmoid8(x: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    _mm256_div_ps(
-        one,
-        _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))),
-    )
-}
-
-/// The GRU update of one layer (`kernels::gates_body`), 8 units at a time:
-/// the portable loop compiled for AVX2 stayed partly scalar (13 % of an
-/// int8 bar on an AVX2-only CPU, perf).
-///
-/// # Safety
-/// The CPU has AVX2 and FMA; `gx` and `gh` hold at least `3 · h.len()` values.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn gates_avx2(gx: &[f32], gh: &[f32], h: &mut [f32]) {
-    let n = h.len();
-    let (gx, gh) = (&gx[..3 * n], &gh[..3 * n]);
-    let load = |v: &[f32], at: usize| _mm256_loadu_ps(v.as_ptr().add(at));
-    let (one, two) = (_mm256_set1_ps(1.0), _mm256_set1_ps(2.0));
-    let mut j = 0;
-    while j + 8 <= n {
-        let z = sigmoid8(_mm256_add_ps(load(gx, j), load(gh, j)));
-        let r = sigmoid8(_mm256_add_ps(load(gx, n + j), load(gh, n + j)));
-        let pre = _mm256_fmadd_ps(r, load(gh, 2 * n + j), load(gx, 2 * n + j));
-        // tanh(v) = 2 / (1 + e^(-2v)) - 1
-        let minus_two_v = _mm256_mul_ps(pre, _mm256_set1_ps(-2.0));
-        let cand = _mm256_sub_ps(
-            _mm256_div_ps(two, _mm256_add_ps(one, exp8(minus_two_v))),
-            one,
-        );
-        let old = load(h, j);
-        let new = _mm256_fmadd_ps(z, _mm256_sub_ps(old, cand), cand);
-        _mm256_storeu_ps(h.as_mut_ptr().add(j), new);
-        j += 8;
-    }
-    for j in j..n {
-        let z = sigmoid(gx[j] + gh[j]);
-        let r = sigmoid(gx[n + j] + gh[n + j]);
-        let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
-        h[j] = cand + z * (h[j] - cand);
-    }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn sigmoid16(x: __m512) -> __m512 {
-    let one = _mm512_set1_ps(1.0);
-    _mm512_div_ps(
-        one,
-        _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))),
-    )
-}
-
-/// The GRU update of one layer (`kernels::gates_body`), 16 units at a time.
-///
-/// # Safety
-/// The CPU has AVX-512F; `gx` and `gh` hold at least `3 · h.len()` values.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn gates_avx512(gx: &[f32], gh: &[f32], h: &mut [f32]) {
-    let n = h.len();
-    let (gx, gh) = (&gx[..3 * n], &gh[..3 * n]);
-    let load = |v: &[f32], at: usize| _mm512_loadu_ps(v.as_ptr().add(at));
-    let (one, two) = (_mm512_set1_ps(1.0), _mm512_set1_ps(2.0));
-    let mut j = 0;
-    while j + 16 <= n {
-        let z = sigmoid16(_mm512_add_ps(load(gx, j), load(gh, j)));
-        let r = sigmoid16(_mm512_add_ps(load(gx, n + j), load(gh, n + j)));
-        let pre = _mm512_fmadd_ps(r, load(gh, 2 * n + j), load(gx, 2 * n + j));
-        // tanh(v) = 2 / (1 + e^(-2v)) - 1
-        let minus_two_v = _mm512_mul_ps(pre, _mm512_set1_ps(-2.0));
-        let cand = _mm512_sub_ps(
-            _mm512_div_ps(two, _mm512_add_ps(one, exp16(minus_two_v))),
-            one,
-        );
-        let old = load(h, j);
-        let new = _mm512_fmadd_ps(z, _mm512_sub_ps(old, cand), cand);
-        _mm512_storeu_ps(h.as_mut_ptr().add(j), new);
-        j += 16;
-    }
-    for j in j..n {
-        let z = sigmoid(gx[j] + gh[j]);
-        let r = sigmoid(gx[n + j] + gh[n + j]);
-        let cand = tanh(gx[2 * n + j] + r * gh[2 * n + j]);
-        h[j] = cand + z * (h[j] - cand);
-    }
-}
+// The portable loop compiled for AVX2 stayed partly scalar (13 % of an int8
+// bar on an AVX2-only CPU, perf).
+gate_kernels!(
+    gates_avx2, exp8, sigmoid8, "avx2,fma", 8, __m256,
+    floor: _mm256_floor_ps,
+    ops: _mm256_set1_ps _mm256_add_ps _mm256_sub_ps _mm256_mul_ps _mm256_div_ps
+        _mm256_fmadd_ps _mm256_fnmadd_ps _mm256_min_ps _mm256_max_ps _mm256_setzero_ps
+        _mm256_loadu_ps _mm256_storeu_ps _mm256_cvtps_epi32 _mm256_add_epi32
+        _mm256_set1_epi32 _mm256_slli_epi32 _mm256_castsi256_ps
+);
 
 /// `digits::digitize` on 16 lanes: the three digit planes as one byte per
 /// row (so four rows' digits are one little-endian `u32`), written for the
