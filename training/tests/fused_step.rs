@@ -120,6 +120,49 @@ fn a_step_for_some_logits_gives_exactly_those_of_the_full_step() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `generate_next` skips the head for context tokens and computes only the
+/// allowed panels for the last: the tokens it samples must be those of a
+/// full step and a sample, seed for seed.
+#[test]
+fn generate_next_samples_what_full_logits_sample() {
+    let dir = temp_dir("generate");
+    for expert in [ExpertKind::Drums, ExpertKind::Melody] {
+        let path = write(&dir, "expert.onnx", &expert_bytes(expert, true));
+        let mut fast = ExpertSession::load(&path).unwrap();
+        let mut full = ExpertSession::load(&path).unwrap();
+        let temperature = full.options.temperature;
+        let (mut rng_aux, mut rng) = (5u64, 9u64);
+        let none = ChordLabel::NONE.dense_index();
+        // `prev` is fed to neither session yet.
+        let mut prev = BOS_ID;
+        for step in 0..200 {
+            full.feed(prev, none, 0).unwrap();
+            let next = full.sample(&mut rng_aux).unwrap();
+            if next == EOS_ID {
+                fast.reset();
+                full.reset();
+                prev = BOS_ID;
+                continue;
+            }
+            full.feed(next, none, 0).unwrap();
+            let mut rng_fast = rng;
+            let expect = full.sample(&mut rng).unwrap();
+            let got = fast
+                .generate_next(&[prev, next], None, temperature, &mut rng_fast)
+                .unwrap();
+            assert_eq!(got, expect, "{expert:?} step {step}");
+            assert_eq!(rng_fast, rng);
+            prev = expect;
+            if prev == EOS_ID {
+                fast.reset();
+                full.reset();
+                prev = BOS_ID;
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn edit(bytes: &[u8], change: impl FnOnce(&mut ModelProto)) -> Vec<u8> {
     let mut proto = ModelProto::decode(bytes).unwrap();
     change(&mut proto);

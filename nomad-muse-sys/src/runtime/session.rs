@@ -34,6 +34,16 @@ pub struct ExpertSession {
     pub options: SamplingOptions,
 }
 
+/// Which logits a fed token's step computes.
+#[derive(Debug, Clone, Copy)]
+enum Logits {
+    All,
+    /// Those of the tokens the grammar allows next.
+    Allowed,
+    /// None (a context token whose logits nobody reads).
+    Skipped,
+}
+
 /// What runs a step: the fused GRU when the graph is one the library
 /// recognises (and agrees with tract at load), tract otherwise.
 enum Engine {
@@ -386,6 +396,16 @@ impl ExpertSession {
         token: u32,
         condition: impl FnOnce(&Grammar) -> (u32, u32),
     ) -> Result<(), MuseError> {
+        self.feed_computing(token, condition, Logits::All)
+    }
+
+    /// [`ExpertSession::feed_with`], computing `logits` of the head.
+    fn feed_computing(
+        &mut self,
+        token: u32,
+        condition: impl FnOnce(&Grammar) -> (u32, u32),
+        logits: Logits,
+    ) -> Result<(), MuseError> {
         self.grammar
             .advance(token)
             .map_err(|e| MuseError::InvalidArgument(format!("{}: {e}", self.expert.name())))?;
@@ -395,7 +415,15 @@ impl ExpertSession {
             condition(&self.grammar)
         };
         check_conditioning(chord, key)?;
-        self.run_step(token, chord, key)
+        let panels = match logits {
+            Logits::All => Panels::ALL,
+            Logits::Allowed => {
+                self.masks.allowed_mask(&self.grammar, &mut self.mask);
+                Panels::of(&self.mask)
+            }
+            Logits::Skipped => Panels(0),
+        };
+        self.run_step_for(token, chord, key, panels)
     }
 
     pub fn feed(&mut self, token: u32, chord: u32, key: u32) -> Result<(), MuseError> {
@@ -456,9 +484,20 @@ impl ExpertSession {
         let (chord, key) = self.check_generate(context, condition, temperature)?;
         self.save_step();
         let mut rng = *rng_state;
+        // Only the last token's logits are sampled, and only where the
+        // grammar allows: the head is skipped for the rest.
+        let last = context.len().saturating_sub(1);
         let result = context
             .iter()
-            .try_for_each(|t| self.feed(*t, chord, key))
+            .enumerate()
+            .try_for_each(|(i, t)| {
+                let logits = if i == last {
+                    Logits::Allowed
+                } else {
+                    Logits::Skipped
+                };
+                self.feed_computing(*t, |_| (chord, key), logits)
+            })
             .and_then(|()| self.sample_at(temperature, &mut rng));
         match result {
             Ok(token) => {
@@ -545,6 +584,9 @@ impl ExpertSession {
         }
     }
 
+    /// The logits after the last fed token; after
+    /// [`ExpertSession::generate_next`] only those of the tokens the
+    /// grammar allows next are current (it skips the rest of the head).
     pub fn last_logits(&self) -> Option<&[f32]> {
         self.has_logits.then_some(self.logits.as_slice())
     }
