@@ -42,6 +42,10 @@ target_link_libraries(nomad_muse_static INTERFACE ${NOMAD_MUSE_STATIC_SYSTEM_LIB
 target_link_options(nomad_muse_static INTERFACE ${NOMAD_MUSE_STATIC_LINK_OPTIONS})
 if(NOMAD_MUSE_HOT_TEXT)
   target_link_options(nomad_muse_static INTERFACE "LINKER:-T,${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
+  # A new hot-function list changes the script, not the archive: hosts
+  # relink when either changes.
+  set_property(TARGET nomad_muse_static APPEND PROPERTY
+    INTERFACE_LINK_DEPENDS "${NOMAD_MUSE_LIB_DIR}/${NOMAD_MUSE_HOT_TEXT_NAME}")
 endif()
 add_dependencies(nomad_muse_static nomad_muse_cargo)
 add_dependencies(nomad_muse_shared nomad_muse_cargo)
