@@ -14,7 +14,7 @@
 //!   but drifted 1.2e-4 from tract on a drums expert, over the check's
 //!   bound.
 
-use super::kernels::{Panelled, Panels, PANEL};
+use super::kernels::{integer_products, Isa, Panelled, Panels, PANEL};
 
 /// Rows are taken four at a time (one `vpdpbusd` lane sums four products).
 pub const QUAD: usize = 4;
@@ -135,19 +135,13 @@ pub enum IntegerProducts {
 }
 
 impl IntegerProducts {
-    /// The kind this CPU runs, if any beats widening to f32.
+    /// The kind this CPU runs, if any beats widening to f32: the kernels'
+    /// own choice for the detected instruction set.
     pub fn detect() -> Option<IntegerProducts> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512vnni") {
-                return Some(IntegerProducts::Digits);
-            }
-            if has!("avx2") && has!("fma") {
-                return Some(IntegerProducts::Words);
-            }
+        match Isa::detect() {
+            Isa::Baseline => None,
+            isa => Some(integer_products(isa)),
         }
-        None
     }
 }
 
@@ -235,7 +229,7 @@ pub fn matvec_plain(w: &QuadPanelled, bias: &[f32], x: &[f32], y: &mut [f32], pa
 
 #[cfg(test)]
 mod tests {
-    use super::super::kernels::{matvec, padded, Isa, Weights};
+    use super::super::kernels::{matvec, padded, Weights};
     use super::*;
 
     fn weights(rows: usize, cols: usize) -> (Panelled<i8>, Weights) {
