@@ -93,6 +93,11 @@ pub fn pearson(a: &[f64; 12], b: &[f64; 12]) -> f64 {
 pub struct TonicEvidence {
     /// Weight of the share of the piece its tonic triad sounds.
     pub tonic_chord_weight: f64,
+    /// Weight of the share of chord time diatonic to a candidate (a minor
+    /// key with its harmonic dominant): the chords keep to the song's scale
+    /// where the tonic-chord time pulls a fifth away, as in pop songs whose
+    /// V chord sounds longest. Never for a lone line: its chords are guesses.
+    pub chord_fit_weight: f64,
     /// Pitch class of the piece's last bass note: music ends on its tonic
     /// (whatever the final chord's quality: a Picardy third keeps the tonic).
     pub final_bass: Option<u8>,
@@ -135,6 +140,7 @@ impl Default for TonicEvidence {
     fn default() -> Self {
         TonicEvidence {
             tonic_chord_weight: 1.0,
+            chord_fit_weight: 2.0,
             final_bass: None,
             final_bass_weight: 0.1,
             first_bass: None,
@@ -241,6 +247,7 @@ impl KeyDetector {
     ) -> (Key, f32) {
         let TonicEvidence {
             tonic_chord_weight: tonic_weight,
+            chord_fit_weight,
             final_bass,
             final_bass_weight,
             first_bass,
@@ -269,6 +276,23 @@ impl KeyDetector {
                 .sum::<f64>()
                 / total.max(f64::MIN_POSITIVE)
         };
+        let chord_fit = |key: Key| {
+            let diatonic: f64 = (0..ChordLabel::DENSE_COUNT)
+                .filter_map(|i| {
+                    Some((
+                        chord_time.get(i as usize)?,
+                        ChordLabel::from_dense_index(i)?,
+                    ))
+                })
+                .filter(|(_, chord)| key.is_diatonic(chord))
+                .map(|(time, _)| *time)
+                .sum();
+            diatonic / total.max(f64::MIN_POSITIVE)
+        };
+        let fit_weight = match lone_tonic {
+            Some(_) => 0.0,
+            None => chord_fit_weight,
+        };
         // A lone line's key is on its final note; the profile picks the mode.
         let candidates: Vec<(f64, Key)> = match lone_tonic {
             Some(tonic) => [Mode::Major, Mode::Minor]
@@ -296,7 +320,8 @@ impl KeyDetector {
                             .max(self.correlation(&m, k.relative()));
                         melody_weight * signature
                     });
-                (r + tonic_weight * tonic_share(*k) + bonus + tune, *k)
+                let fit = fit_weight * chord_fit(*k);
+                (r + tonic_weight * tonic_share(*k) + bonus + tune + fit, *k)
             })
             .collect::<Vec<_>>();
         best.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -544,6 +569,52 @@ mod tests {
             with_tune(Some(tune_on_c)),
         );
         assert_eq!(key, Key::new(9, Mode::Minor));
+    }
+
+    #[test]
+    fn chords_in_one_scale_outweigh_the_longest_chord() {
+        let detector = KeyDetector::new();
+        // A major's notes, E and B heaviest: the profile leans to E major.
+        let mut profile = [0.0; 12];
+        for (pc, w) in [
+            (9, 2.0),
+            (11, 3.0),
+            (1, 2.0),
+            (2, 1.5),
+            (4, 3.5),
+            (6, 2.0),
+            (8, 2.5),
+        ] {
+            profile[pc] = w;
+        }
+        // E sounds longest, but D and Bm keep D natural: A major's chords.
+        let mut chord_time = vec![0.0; ChordLabel::DENSE_COUNT as usize];
+        for (root, quality, time) in [
+            (4, ChordQuality::Maj, 4.0),
+            (6, ChordQuality::Min, 2.5),
+            (2, ChordQuality::Maj, 2.5),
+            (11, ChordQuality::Min, 1.0),
+        ] {
+            chord_time[ChordLabel::new(root, quality).dense_index() as usize] = time;
+        }
+        let with_fit = |chord_fit_weight| TonicEvidence {
+            chord_fit_weight,
+            ..TonicEvidence::default()
+        };
+        let key = |weight| {
+            detector
+                .detect_with_tonic_chords(&profile, &chord_time, with_fit(weight))
+                .0
+        };
+        assert_eq!(
+            key(0.0),
+            Key::new(4, Mode::Major),
+            "E's chord time wins alone"
+        );
+        assert_eq!(
+            key(TonicEvidence::default().chord_fit_weight),
+            Key::new(9, Mode::Major)
+        );
     }
 
     #[test]
