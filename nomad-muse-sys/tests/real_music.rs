@@ -137,6 +137,22 @@ fn held_out_pop_songs_are_refused() {
     assert!(err.contains("held out"), "{err}");
 }
 
+#[test]
+fn pop_songs_whose_longest_chord_is_v_keep_their_scale() {
+    // 155 (A major: E, F#m, D, Bm) and 790 (G major: Bm, C, G, D, Em) were
+    // heard in the key of their longest chord, a fifth up, before the chord
+    // time diatonic to each candidate counted.
+    let dir = fixtures().join("pop909");
+    let pieces: Vec<_> = ["155", "790"]
+        .iter()
+        .map(|id| load_pop909_song(&dir.join(id)).expect("pop909 fixture"))
+        .collect();
+    let groups = score_all(&pieces);
+    let pop = group(&groups, "pop909");
+    assert_eq!(pop.keyed, 2);
+    assert_eq!(pop.key_right, 2, "pop keys {:?}", pop.key_errors);
+}
+
 /// Quarter beats elapsed at `seconds` under an NSF tempo map.
 fn beats_at(tempo_map: &[(f64, f64)], seconds: f64) -> f64 {
     let mut beats = 0.0;
