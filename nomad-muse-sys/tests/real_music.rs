@@ -142,7 +142,7 @@ fn pop_songs_whose_longest_chord_is_v_keep_their_scale() {
     // 155 (A major: E, F#m, D, Bm) and 790 (G major: Bm, C, G, D, Em) were
     // heard in the key of their longest chord, a fifth up, before the chord
     // time diatonic to each candidate counted.
-    let dir = fixtures().join("pop909");
+    let dir = fixtures().join("pop909_key");
     let pieces: Vec<_> = ["155", "790"]
         .iter()
         .map(|id| load_pop909_song(&dir.join(id)).expect("pop909 fixture"))
