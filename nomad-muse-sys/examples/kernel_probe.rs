@@ -101,30 +101,14 @@ mod ports {
         start.elapsed().as_secs_f64() / LOOPS as f64
     }
 
-    #[target_feature(enable = "avx2")]
-    unsafe fn dependent_adds(n: u64) {
-        for _ in 0..n {
-            asm!(
-                "vpaddd ymm0, ymm0, ymm1",
-                "vpaddd ymm0, ymm0, ymm1",
-                "vpaddd ymm0, ymm0, ymm1",
-                "vpaddd ymm0, ymm0, ymm1",
-                out("ymm0") _, out("ymm1") _,
-                options(nomem, nostack),
-            );
-        }
-    }
-
-    macro_rules! independent {
-        ($name:ident, $op:literal) => {
+    /// A loop of four vector instructions, writing ymm0–ymm3 from ymm14/15.
+    macro_rules! four {
+        ($name:ident, $a:literal, $b:literal, $c:literal, $d:literal) => {
             #[target_feature(enable = "avx2")]
             unsafe fn $name(n: u64) {
                 for _ in 0..n {
                     asm!(
-                        concat!($op, " ymm0, ymm14, ymm15"),
-                        concat!($op, " ymm1, ymm14, ymm15"),
-                        concat!($op, " ymm2, ymm14, ymm15"),
-                        concat!($op, " ymm3, ymm14, ymm15"),
+                        $a, $b, $c, $d,
                         out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
                         out("ymm14") _, out("ymm15") _,
                         options(nomem, nostack),
@@ -133,22 +117,35 @@ mod ports {
             }
         };
     }
-    independent!(madds, "vpmaddwd");
-    independent!(adds, "vpaddd");
-
-    #[target_feature(enable = "avx2")]
-    unsafe fn sign_extends(n: u64) {
-        for _ in 0..n {
-            asm!(
-                "vpmovsxbw ymm0, xmm14",
-                "vpmovsxbw ymm1, xmm14",
-                "vpmovsxbw ymm2, xmm14",
-                "vpmovsxbw ymm3, xmm14",
-                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm14") _,
-                options(nomem, nostack),
-            );
-        }
-    }
+    // Each add waits for the one before: one per cycle, whatever the ports.
+    four!(
+        dependent_adds,
+        "vpaddd ymm0, ymm0, ymm14",
+        "vpaddd ymm0, ymm0, ymm14",
+        "vpaddd ymm0, ymm0, ymm14",
+        "vpaddd ymm0, ymm0, ymm14"
+    );
+    four!(
+        madds,
+        "vpmaddwd ymm0, ymm14, ymm15",
+        "vpmaddwd ymm1, ymm14, ymm15",
+        "vpmaddwd ymm2, ymm14, ymm15",
+        "vpmaddwd ymm3, ymm14, ymm15"
+    );
+    four!(
+        adds,
+        "vpaddd ymm0, ymm14, ymm15",
+        "vpaddd ymm1, ymm14, ymm15",
+        "vpaddd ymm2, ymm14, ymm15",
+        "vpaddd ymm3, ymm14, ymm15"
+    );
+    four!(
+        sign_extends,
+        "vpmovsxbw ymm0, xmm14",
+        "vpmovsxbw ymm1, xmm14",
+        "vpmovsxbw ymm2, xmm14",
+        "vpmovsxbw ymm3, xmm14"
+    );
 
     fn avx2() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
