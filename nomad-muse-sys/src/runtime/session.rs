@@ -534,13 +534,7 @@ impl ExpertSession {
             Some(ids) => ids,
             None => (ChordLabel::NONE.dense_index(), 0),
         };
-        if chord >= ChordLabel::DENSE_COUNT || key >= Key::DENSE_COUNT {
-            return Err(MuseError::InvalidArgument(format!(
-                "conditioning ids out of range: chord {chord} (0..{}), key {key} (0..{})",
-                ChordLabel::DENSE_COUNT,
-                Key::DENSE_COUNT
-            )));
-        }
+        check_conditioning(chord, key)?;
         let before = self.grammar.checkpoint();
         let checked = context.iter().enumerate().try_for_each(|(i, t)| {
             self.grammar.advance(*t).map_err(|e| {
@@ -592,10 +586,13 @@ impl ExpertSession {
     }
 }
 
+/// Conditioning ids inside the chord and key tables.
 fn check_conditioning(chord: u32, key: u32) -> Result<(), MuseError> {
-    if chord >= crate::theory::ChordLabel::DENSE_COUNT || key >= crate::theory::Key::DENSE_COUNT {
+    if chord >= ChordLabel::DENSE_COUNT || key >= Key::DENSE_COUNT {
         return Err(MuseError::InvalidArgument(format!(
-            "conditioning ids out of range: chord {chord}, key {key}"
+            "conditioning ids out of range: chord {chord} (0..{}), key {key} (0..{})",
+            ChordLabel::DENSE_COUNT,
+            Key::DENSE_COUNT
         )));
     }
     Ok(())
